@@ -1,0 +1,3 @@
+from flowhooks_server.cli import main
+
+raise SystemExit(main())

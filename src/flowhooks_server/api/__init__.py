@@ -1,0 +1,1 @@
+"""Transport: gRPC servicers (proto <-> domain, nothing else) and the interceptor."""

@@ -1,0 +1,109 @@
+"""Wiring: build the pools once, start the gRPC server (health, reflection, servicers) and the
+background tasks, and shut them down in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+from flowhooks.v1 import (
+    delivery_logs_pb2_grpc,
+    diverted_events_pb2_grpc,
+    events_pb2_grpc,
+    inbound_pb2_grpc,
+    runs_pb2_grpc,
+    subscriptions_pb2_grpc,
+    tokens_pb2_grpc,
+    webhooks_pb2_grpc,
+    workflows_pb2_grpc,
+)
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from flowhooks_server.api.interceptor import ApiInterceptor
+from flowhooks_server.api.policies import SERVICE_NAMES
+from flowhooks_server.api.tokens import TokenServicer
+from flowhooks_server.config import Settings
+from flowhooks_server.health import DatabaseHealth
+from flowhooks_server.services.auth import Authenticator
+from flowhooks_server.services.tokens import TokenManager
+from flowhooks_server.storage.db import Database
+
+log = logging.getLogger("flowhooks.app")
+
+# The raw body is capped at 1 MiB; the message may carry a little more (query fields, framing).
+MAX_REQUEST_BYTES = 1024 * 1024 + 4096
+SHUTDOWN_GRACE_S = 10.0
+
+# Services whose RPCs later work implements; their generated bases answer UNIMPLEMENTED.
+_PENDING_SERVICES = (
+    (workflows_pb2_grpc, "WorkflowService"),
+    (runs_pb2_grpc, "WorkflowRunService"),
+    (inbound_pb2_grpc, "InboundService"),
+    (webhooks_pb2_grpc, "WebhookService"),
+    (subscriptions_pb2_grpc, "SubscriptionService"),
+    (delivery_logs_pb2_grpc, "DeliveryLogService"),
+    (diverted_events_pb2_grpc, "DivertedEventService"),
+    (events_pb2_grpc, "EventService"),
+)
+
+
+class App:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.tokens = TokenManager(self.db)
+        self.authenticator = Authenticator(self.db)
+        self.health = DatabaseHealth(self.db.ping, SERVICE_NAMES)
+        self.server: grpc.aio.Server | None = None
+        self.grpc_address = f"{settings.bind}:{settings.grpc_port}"
+
+    async def start(self) -> None:
+        if self.settings.bootstrap_token:
+            await self.tokens.ensure_bootstrap(self.settings.bootstrap_token)
+        server = grpc.aio.server(
+            interceptors=[ApiInterceptor(self.authenticator.authenticate)],
+            options=[
+                ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        tokens_pb2_grpc.add_TokenServiceServicer_to_server(
+            TokenServicer(self.tokens, self.authenticator), server
+        )
+        for module, name in _PENDING_SERVICES:
+            servicer = getattr(module, f"{name}Servicer")()
+            getattr(module, f"add_{name}Servicer_to_server")(servicer, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME),
+            server,
+        )
+        if server.add_insecure_port(self.grpc_address) == 0:
+            raise OSError(f"cannot listen on {self.grpc_address}")
+        await self.health.check_once()
+        await server.start()
+        self.health.start()
+        self.server = server
+        log.info("grpc serving", extra={"address": self.grpc_address})
+
+    async def stop(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        await self.health.stop()
+        if self.server is not None:
+            await self.server.stop(grace_s)
+        await self.db.dispose()
+
+    async def wait(self) -> None:
+        assert self.server is not None
+        await self.server.wait_for_termination()
+
+
+async def serve_until(stop: asyncio.Event, settings: Settings) -> None:
+    app = App(settings)
+    await app.start()
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()

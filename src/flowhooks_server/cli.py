@@ -1,0 +1,101 @@
+"""The `flowhooks` command: `migrate`, `serve` (gRPC server and worker), and `run`
+(migrate, then the server and Envoy together in the foreground — what `make run` calls)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from flowhooks_server import logs, metrics
+from flowhooks_server.config import ConfigError, Settings
+
+log = logging.getLogger("flowhooks")
+
+
+def _stop_event() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _serve(settings: Settings, with_envoy: bool) -> int:
+    from flowhooks_server.app import App
+
+    stop = _stop_event()
+    metrics.serve(settings.metrics_port, settings.bind)
+    app = App(settings)
+    envoy = None
+    if with_envoy:
+        from flowhooks_server.sidecar.envoy import EnvoyProcess, render_config
+
+        # Spawned before gRPC starts its threads: forking a process that runs gRPC is unsafe.
+        envoy = EnvoyProcess(settings.envoy_admin_port)
+        await envoy.start(
+            render_config(settings.grpc_port, settings.http_port, settings.envoy_admin_port)
+        )
+    try:
+        await app.start()
+        if envoy is not None:
+            await envoy.wait_ready(timeout=30)
+            dev_token = None
+            if not settings.bootstrap_token:
+                dev_token = await app.tokens.issue_dev_admin_token()
+            _announce(settings, dev_token)
+        waiter = asyncio.ensure_future(stop.wait())
+        watched = [waiter]
+        if envoy is not None:
+            watched.append(asyncio.ensure_future(envoy.wait()))
+        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        if waiter not in done:
+            log.error("envoy exited unexpectedly", extra={"returncode": envoy.returncode})
+            return 1
+        return 0
+    finally:
+        log.info("shutting down")
+        await app.stop()
+        if envoy is not None:
+            await envoy.stop()
+
+
+def _announce(settings: Settings, dev_token: str | None) -> None:
+    lines = [
+        "flowhooks is serving",
+        f"  REST (Envoy):  http://127.0.0.1:{settings.http_port}",
+        f"  gRPC:          {settings.bind}:{settings.grpc_port}",
+        f"  metrics:       http://127.0.0.1:{settings.metrics_port}/metrics",
+        f"  database:      {settings.redacted_database_url()}",
+    ]
+    if dev_token:
+        lines.append(f"  dev admin token (shown once): {dev_token}")
+    else:
+        lines.append("  admin token:   FLOWHOOKS_BOOTSTRAP_TOKEN (not shown)")
+    lines.append("Ctrl-C stops.")
+    print("\n".join(lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="flowhooks", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("serve", help="run the gRPC server (no Envoy)")
+    sub.add_parser("run", help="migrate, then run the gRPC server and Envoy")
+    args = parser.parse_args(argv)
+    logs.configure()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"flowhooks: {exc}", file=sys.stderr)
+        return 2
+    from flowhooks_server.storage.migrate import upgrade_sync
+
+    if args.command in ("migrate", "run"):
+        upgrade_sync(settings.database_url)
+        log.info("database migrated", extra={"database": settings.redacted_database_url()})
+        if args.command == "migrate":
+            return 0
+    return asyncio.run(_serve(settings, with_envoy=args.command == "run"))

@@ -1,0 +1,181 @@
+"""A tenant's webhook: the one model behind both REST surfaces, its failure handling, and the
+validation rules of SPEC §7. Field names in errors are those of the surface that was called."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, replace
+
+from flowhooks_server.domain.catalog import is_valid_subscription
+from flowhooks_server.domain.errors import Violations
+from flowhooks_server.domain.targets import url_refusal
+
+MAX_NAME = 255
+MAX_SECRET = 255
+MAX_HEADERS = 50
+MIN_TIMEOUT_S, MAX_TIMEOUT_S, DEFAULT_TIMEOUT_S = 1.0, 30.0, 10.0
+MIN_ATTEMPTS, MAX_ATTEMPTS = 1, 10
+FORMATS = ("json", "cloudevents")
+RETRY_TYPES = ("linear", "exponential")
+NAMED_TRIGGERS = ("4xx", "5xx", "timeout", "network")
+RESERVED_HEADERS = frozenset({"host", "content-type", "content-length", "x-webhook-signature",
+                              "user-agent"})
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+@dataclass(frozen=True)
+class RetryStrategy:
+    type: str = "exponential"
+    interval_s: float = 30.0
+    attempts: int = 8
+
+
+@dataclass(frozen=True)
+class FailureHandling:
+    triggers: tuple[str, ...] = NAMED_TRIGGERS
+    retry: RetryStrategy = RetryStrategy()
+    alert_endpoint: str = ""
+    divert: bool = True
+    suspend: bool = False
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "triggers": list(self.triggers)}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> FailureHandling:
+        if not data:
+            return DEFAULT_FAILURE_HANDLING
+        return cls(
+            triggers=tuple(data["triggers"]),
+            retry=RetryStrategy(**data["retry"]),
+            alert_endpoint=data.get("alert_endpoint", ""),
+            divert=data["divert"],
+            suspend=data["suspend"],
+        )
+
+
+DEFAULT_FAILURE_HANDLING = FailureHandling()
+
+
+@dataclass(frozen=True)
+class WebhookSpec:
+    """Everything a caller can set on a webhook."""
+
+    name: str
+    url: str
+    event_types: tuple[str, ...]
+    headers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    secret: str | None = None
+    enabled: bool = True
+    failure_handling: FailureHandling = DEFAULT_FAILURE_HANDLING
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    format: str = "json"
+    ordered: bool = False
+
+    def with_changes(self, **changes) -> WebhookSpec:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class FieldNames:
+    """How a surface spells each field, for error messages."""
+
+    name: str = "name"
+    url: str = "url"
+    event_types: str = "eventTypes"
+    headers: str = "headers"
+    secret: str = "secret"
+    failure_handling: str = "failureHandling"
+    timeout: str = "timeout"
+    format: str = "format"
+
+
+SOCOTRA_FIELDS = FieldNames(url="endpoint.url", headers="endpoint.headers",
+                            secret="endpoint.secret")
+ELAN_FIELDS = FieldNames()
+
+
+def trigger_is_valid(trigger: str) -> bool:
+    return trigger in NAMED_TRIGGERS or (
+        trigger.isdigit() and len(trigger) == 3 and 100 <= int(trigger) <= 599
+    )
+
+
+def validate(spec: WebhookSpec, names: FieldNames, allow_insecure: bool,
+             problems: Violations | None = None) -> None:
+    """Raise InvalidArgument naming every field of `spec` that breaks SPEC §7."""
+    problems = problems or Violations()
+    if not spec.name.strip():
+        problems.add(names.name, "is required")
+    elif len(spec.name) > MAX_NAME:
+        problems.add(names.name, f"must be at most {MAX_NAME} characters")
+    if not spec.url:
+        problems.add(names.url, "is required")
+    elif refusal := url_refusal(spec.url, allow_insecure):
+        problems.add(names.url, refusal)
+    if not spec.event_types:
+        problems.add(names.event_types, "must list at least one event type")
+    for i, entry in enumerate(spec.event_types):
+        if not is_valid_subscription(entry):
+            problems.add(f"{names.event_types}[{i}]",
+                         f"unknown event type {entry!r}; see /event/{{tenant}}/event-types")
+    if spec.secret is not None and len(spec.secret) > MAX_SECRET:
+        problems.add(names.secret, f"must be at most {MAX_SECRET} characters")
+    _validate_headers(spec.headers, names.headers, problems)
+    _validate_failure_handling(spec.failure_handling, names.failure_handling, allow_insecure,
+                               problems)
+    if not MIN_TIMEOUT_S <= spec.timeout_s <= MAX_TIMEOUT_S:
+        problems.add(names.timeout, "must be between 1s and 30s")
+    if spec.format not in FORMATS:
+        problems.add(names.format, "must be json or cloudevents")
+    problems.raise_if_any()
+
+
+def _validate_headers(headers: dict[str, tuple[str, ...]], at: str, problems: Violations):
+    if len(headers) > MAX_HEADERS:
+        problems.add(at, f"must have at most {MAX_HEADERS} headers")
+    for name, values in headers.items():
+        lowered = name.lower()
+        if not _HEADER_NAME.match(name):
+            problems.add(f"{at}.{name}", "is not a valid header name")
+        elif lowered in RESERVED_HEADERS or lowered.startswith("webhook-"):
+            problems.add(f"{at}.{name}", "is reserved and set by flowhooks")
+        if any("\r" in v or "\n" in v for v in values):
+            problems.add(f"{at}.{name}", "values must not contain line breaks")
+
+
+def _validate_failure_handling(fh: FailureHandling, at: str, allow_insecure: bool,
+                               problems: Violations) -> None:
+    for i, trigger in enumerate(fh.triggers):
+        if not trigger_is_valid(trigger):
+            problems.add(f"{at}.triggers[{i}]",
+                         "must be 4xx, 5xx, timeout, network or an HTTP status code")
+    if fh.retry.type not in RETRY_TYPES:
+        problems.add(f"{at}.retryStrategy.type", "must be linear or exponential")
+    if fh.retry.interval_s < 0:
+        problems.add(f"{at}.retryStrategy.interval", "must not be negative")
+    if not MIN_ATTEMPTS <= fh.retry.attempts <= MAX_ATTEMPTS:
+        problems.add(f"{at}.retryStrategy.attempts",
+                     f"must be between {MIN_ATTEMPTS} and {MAX_ATTEMPTS}")
+    if fh.alert_endpoint and (refusal := url_refusal(fh.alert_endpoint, allow_insecure)):
+        problems.add(f"{at}.alertEndpoint", refusal)
+
+
+def apply_add_remove(current: tuple[str, ...], remove, add) -> tuple[str, ...]:
+    """Socotra add/remove semantics: removals first, then additions (an item in both stays)."""
+    removed = set(remove)
+    kept = [x for x in current if x not in removed]
+    return tuple(kept + [x for x in dict.fromkeys(add) if x not in kept])
+
+
+def apply_header_changes(current: dict[str, tuple[str, ...]], remove, add
+                         ) -> dict[str, tuple[str, ...]]:
+    """Header add/remove, removals first; names compare case-insensitively."""
+    removed = {name.lower() for name in remove}
+    result = {k: v for k, v in current.items() if k.lower() not in removed}
+    for name, values in add.items():
+        existing = next((k for k in result if k.lower() == name.lower()), None)
+        if existing is not None:
+            del result[existing]
+        result[name] = tuple(values)
+    return result

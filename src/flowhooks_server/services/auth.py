@@ -1,0 +1,51 @@
+"""Authentication: a bearer token → a Principal, through a short-lived cache so a hot path
+does not hit the database on every request. Revocation in this process takes effect at once;
+in another process sharing the database, within CACHE_TTL_S."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+
+from flowhooks_server.domain.auth import Principal
+from flowhooks_server.storage import tokens as token_store
+from flowhooks_server.storage.db import Database
+
+CACHE_TTL_S = 2.0
+CACHE_MAX_ENTRIES = 10_000
+
+
+class Authenticator:
+    def __init__(self, db: Database):
+        self._db = db
+        self._cache: dict[str, tuple[float, Principal | None, datetime | None]] = {}
+
+    async def authenticate(self, plaintext: str) -> Principal | None:
+        key = hashlib.sha256(plaintext.encode()).hexdigest()
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is None or hit[0] < now:
+            async with self._db.session() as session:
+                row = await token_store.find_by_plaintext(session, plaintext)
+            principal = expires = None
+            if row is not None and row.revoked_at is None:
+                principal = Principal(row.id, row.tenant_id, frozenset(row.permissions))
+                expires = row.expires_at
+            if len(self._cache) >= CACHE_MAX_ENTRIES:
+                self._cache.clear()
+            hit = self._cache[key] = (now + CACHE_TTL_S, principal, expires)
+        _, principal, expires = hit
+        if expires is not None and _aware(expires) <= datetime.now(UTC):
+            return None
+        return principal
+
+    def forget(self, token_id: str) -> None:
+        """Drop a revoked token from the cache."""
+        for key, (_, principal, _) in list(self._cache.items()):
+            if principal is not None and principal.token_id == token_id:
+                del self._cache[key]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,283 @@
+"""Tables of the whole domain, portable between SQLite and PostgreSQL. Times are UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT identity.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both databases (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value if dialect.name != "sqlite" or value is None else value.replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(String(40), primary_key=True)
+
+
+def _tenant() -> Mapped[str]:
+    return mapped_column(String(36), nullable=False)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class Token(Base):
+    __tablename__ = "tokens"
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str | None] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    permissions: Mapped[list] = mapped_column(JSONType, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_tokens_tenant", "tenant_id", "id"),)
+
+
+class Workflow(Base):
+    __tablename__ = "workflows"
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _tenant()
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    triggers: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    tasks: Mapped[list] = mapped_column(JSONType, nullable=False)
+    params: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+    __table_args__ = (Index("ix_workflows_tenant", "tenant_id", "id"),)
+
+
+class WorkflowRun(Base):
+    __tablename__ = "workflow_runs"
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _tenant()
+    workflow_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    trigger: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    phase: Mapped[str] = mapped_column(String(16), nullable=False)
+    params: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wake_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        Index("ix_runs_tenant_workflow", "tenant_id", "workflow_id", "id"),
+        Index("ix_runs_tenant_status", "tenant_id", "status"),
+        Index("ix_runs_wake", "wake_at"),
+    )
+
+
+class TaskRun(Base):
+    __tablename__ = "task_runs"
+    id: Mapped[str] = _id()
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("workflow_runs.id", ondelete="CASCADE"), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    phase: Mapped[str] = mapped_column(String(16), nullable=False)
+    params: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    results: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        Index("ix_task_runs_run", "run_id", "position"),
+        Index("ix_task_runs_due", "status", "due_at"),
+    )
+
+
+class PendingCallback(Base):
+    """A callback for an `eventwait` task not reached yet (the lookback)."""
+
+    __tablename__ = "pending_callbacks"
+    id: Mapped[str] = _id()
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("workflow_runs.id", ondelete="CASCADE"), nullable=False)
+    topic: Mapped[str] = mapped_column(String(255), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    data: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    __table_args__ = (Index("uq_pending_callbacks_run_topic", "run_id", "topic", unique=True),)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _tenant()
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    source: Mapped[str | None] = mapped_column(String(512))
+    workflow_id: Mapped[str | None] = mapped_column(String(40))
+    workflow_run_id: Mapped[str | None] = mapped_column(String(40))
+    data: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    __table_args__ = (Index("ix_events_tenant_created", "tenant_id", "created_at"),)
+
+
+class DedupeKey(Base):
+    """Inbound idempotency: CloudEvent source+id, X-GitHub-Delivery, Idempotency-Key."""
+
+    __tablename__ = "dedupe_keys"
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    result: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    __table_args__ = (Index("ix_dedupe_created", "created_at"),)
+
+
+class Webhook(Base):
+    __tablename__ = "webhooks"
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _tenant()
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    headers: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    secret: Mapped[str | None] = mapped_column(String(255))
+    previous_secret: Mapped[str | None] = mapped_column(String(255))
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    event_types: Mapped[list] = mapped_column(JSONType, nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    suspended: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure_handling: Mapped[dict | None] = mapped_column(JSONType)
+    timeout_ms: Mapped[int] = mapped_column(Integer, nullable=False, default=10_000)
+    format: Mapped[str] = mapped_column(String(16), nullable=False, default="json")
+    ordered: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+    __table_args__ = (
+        Index("ix_webhooks_tenant", "tenant_id", "id"),
+        Index("ix_webhooks_tenant_name", "tenant_id", "name"),
+        Index("ix_webhooks_tenant_state", "tenant_id", "enabled", "suspended"),
+    )
+
+
+_PENDING = text("status = 'pending'")
+_INFLIGHT = text("status = 'inflight'")
+
+
+class Delivery(Base):
+    """The outbox: one row per (event, matching webhook), written with the event.
+    `seq` orders an ordered webhook's deliveries; `id` is the public request locator."""
+
+    __tablename__ = "deliveries"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)
+    tenant_id: Mapped[str] = _tenant()
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), nullable=False)
+    webhook_id: Mapped[str] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+    __table_args__ = (
+        Index("ix_deliveries_due", "next_attempt_at", postgresql_where=_PENDING,
+              sqlite_where=_PENDING),
+        Index("ix_deliveries_lease", "lease_expires_at", postgresql_where=_INFLIGHT,
+              sqlite_where=_INFLIGHT),
+        Index("ix_deliveries_webhook", "webhook_id", "status", "seq"),
+        Index("ix_deliveries_event", "event_id"),
+        Index("ix_deliveries_finished", "status", "updated_at"),
+    )
+
+
+class DeliveryLog(Base):
+    """One row per attempt or state change; `seq` is the watch cursor."""
+
+    __tablename__ = "delivery_logs"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)
+    tenant_id: Mapped[str] = _tenant()
+    webhook_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    delivery_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    event_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    event_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    url: Mapped[str] = mapped_column(String(2048), nullable=False)
+    response_status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    failure_trigger: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _created()
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        Index("ix_logs_tenant_webhook", "tenant_id", "webhook_id", "seq"),
+        Index("ix_logs_tenant_type", "tenant_id", "event_type", "seq"),
+        Index("ix_logs_created", "created_at"),
+    )
+
+
+class DivertedEvent(Base):
+    __tablename__ = "diverted_events"
+    id: Mapped[str] = _id()
+    tenant_id: Mapped[str] = _tenant()
+    webhook_id: Mapped[str] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False)
+    event_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    delivery_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    failure_message: Mapped[str] = mapped_column(Text, nullable=False)
+    failure_timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    failure_trigger: Mapped[str | None] = mapped_column(String(16))
+    resend_delivery_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = _created()
+    __table_args__ = (
+        Index("uq_diverted_webhook_event", "webhook_id", "event_id", unique=True),
+        Index("ix_diverted_tenant", "tenant_id", "webhook_id", "id"),
+    )

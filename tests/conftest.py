@@ -1,0 +1,63 @@
+"""Shared fixtures: a real flowhooks stack (server + Envoy) per database, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dbutil import create_pg_database, drop_pg_database, sqlite_url  # noqa: E402
+from harness import Rest, Stack  # noqa: E402
+
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def database_url(backend, tmp_path_factory):
+    if backend == "sqlite":
+        yield sqlite_url(tmp_path_factory.mktemp("sqlite"))
+        return
+    url = create_pg_database()
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture
+def fresh_database_url(backend, tmp_path):
+    """A database of its own, for a test that starts its own stack."""
+    if backend == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    url = create_pg_database()
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def stack(database_url, tmp_path_factory):
+    s = Stack(database_url, tmp_path_factory.mktemp("stack"), "fh_boot_" + secrets.token_hex(16))
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+async def rest(stack):
+    async with aiohttp.ClientSession() as session:
+        yield Rest(stack.rest, session)
+
+
+@pytest.fixture
+async def channel(stack):
+    async with stack.channel() as ch:
+        yield ch
