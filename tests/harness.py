@@ -54,12 +54,25 @@ class Stack:
             FLOWHOOKS_ENVOY_ADMIN_PORT=str(self.admin_port),
             FLOWHOOKS_METRICS_PORT=str(self.metrics_port),
             FLOWHOOKS_BOOTSTRAP_TOKEN=self.bootstrap_token,
-            FLOWHOOKS_ALLOW_INSECURE_TARGETS="1",
+            FLOWHOOKS_ALLOW_INSECURE_TARGETS="0",
             **self.extra_env,
         )
         return env
 
-    def start(self, timeout_s: float = 60.0) -> None:
+    def start(self, timeout_s: float = 60.0, attempts: int = 3) -> None:
+        """Start and wait until serving; on a port race (a port taken between our pick and
+        the bind), try again on fresh ports."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once(timeout_s)
+            except RuntimeError as exc:
+                bind_race = "already in use" in str(exc) or "cannot listen" in str(exc)
+                if not bind_race or attempt == attempts - 1:
+                    raise
+                self.grpc_port, self.http_port, self.admin_port, self.metrics_port = (
+                    free_port() for _ in range(4))
+
+    def _start_once(self, timeout_s: float) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         self.proc = subprocess.Popen(
             [FLOWHOOKS, "run"], cwd=self.workdir, env=self.env(), stdout=log, stderr=log

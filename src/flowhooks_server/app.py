@@ -21,13 +21,18 @@ from flowhooks.v1 import (
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from flowhooks_server.api.events import EventServicer
 from flowhooks_server.api.interceptor import ApiInterceptor
 from flowhooks_server.api.policies import SERVICE_NAMES
+from flowhooks_server.api.subscriptions import SubscriptionServicer
 from flowhooks_server.api.tokens import TokenServicer
+from flowhooks_server.api.webhooks import WebhookServicer
 from flowhooks_server.config import Settings
 from flowhooks_server.health import DatabaseHealth
 from flowhooks_server.services.auth import Authenticator
+from flowhooks_server.services.events import EventReader
 from flowhooks_server.services.tokens import TokenManager
+from flowhooks_server.services.webhooks import WebhookManager
 from flowhooks_server.storage.db import Database
 
 log = logging.getLogger("flowhooks.app")
@@ -41,11 +46,8 @@ _PENDING_SERVICES = (
     (workflows_pb2_grpc, "WorkflowService"),
     (runs_pb2_grpc, "WorkflowRunService"),
     (inbound_pb2_grpc, "InboundService"),
-    (webhooks_pb2_grpc, "WebhookService"),
-    (subscriptions_pb2_grpc, "SubscriptionService"),
     (delivery_logs_pb2_grpc, "DeliveryLogService"),
     (diverted_events_pb2_grpc, "DivertedEventService"),
-    (events_pb2_grpc, "EventService"),
 )
 
 
@@ -55,6 +57,8 @@ class App:
         self.db = Database(settings.database_url)
         self.tokens = TokenManager(self.db)
         self.authenticator = Authenticator(self.db)
+        self.webhooks = WebhookManager(self.db, settings.allow_insecure_targets)
+        self.events = EventReader(self.db)
         self.health = DatabaseHealth(self.db.ping, SERVICE_NAMES)
         self.server: grpc.aio.Server | None = None
         self.grpc_address = f"{settings.bind}:{settings.grpc_port}"
@@ -72,6 +76,11 @@ class App:
         tokens_pb2_grpc.add_TokenServiceServicer_to_server(
             TokenServicer(self.tokens, self.authenticator), server
         )
+        webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(
+            WebhookServicer(self.webhooks), server)
+        subscriptions_pb2_grpc.add_SubscriptionServiceServicer_to_server(
+            SubscriptionServicer(self.webhooks), server)
+        events_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(self.events), server)
         for module, name in _PENDING_SERVICES:
             servicer = getattr(module, f"{name}Servicer")()
             getattr(module, f"add_{name}Servicer_to_server")(servicer, server)

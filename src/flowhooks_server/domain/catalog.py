@@ -77,3 +77,8 @@ def matches(subscriptions: list[str], event_type: str) -> bool:
     `workflow.*` covers every workflow type, steps included; `workflow.step.*` the steps."""
     return any(entry == event_type or (entry in PATTERNS and fnmatchcase(event_type, entry))
                for entry in subscriptions)
+
+
+def covering_entries(event_type: str) -> frozenset[str]:
+    """The subscription entries that select `event_type`: itself, and the patterns covering it."""
+    return frozenset({event_type} | {p for p in PATTERNS if fnmatchcase(event_type, p)})

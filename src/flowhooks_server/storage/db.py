@@ -1,4 +1,9 @@
-"""The database handle: one async engine per process, SQLite (embedded default) or PostgreSQL."""
+"""The database handle: one async engine per process, SQLite (embedded default) or PostgreSQL.
+
+On SQLite every connection runs in WAL mode with foreign keys on, and a write session starts
+with `BEGIN IMMEDIATE` (the write lock up front, so a transaction never fails to upgrade its
+lock half-way); `session(readonly=True)` starts a plain deferred `BEGIN` that does not wait for
+writers."""
 
 from __future__ import annotations
 
@@ -8,47 +13,73 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+DEFAULT_URL = "sqlite+aiosqlite:///./var/flowhooks.db"
 PING_TIMEOUT_S = 1.0
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_READONLY = "flowhooks_readonly"
 
 
-def _sqlite_file(url) -> Path | None:
-    database = url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite URL; None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" \
+            or database.startswith("file:"):
         return None
     return Path(database)
 
 
+def ensure_sqlite_dir(url: str | URL) -> None:
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
 class Database:
-    def __init__(self, url: str):
-        parsed = make_url(url)
+    def __init__(self, url: str = DEFAULT_URL):
         self.url = url
-        self.is_postgres = parsed.get_backend_name() == "postgresql"
-        self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        kwargs: dict = {"pool_pre_ping": True}
-        if self.is_sqlite:
-            path = _sqlite_file(parsed)
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            kwargs = {"connect_args": {"timeout": 30}}
+        backend = make_url(url).get_backend_name()
+        self._postgres = backend == "postgresql"
+        self._sqlite = backend == "sqlite"
+        if self._sqlite:
+            ensure_sqlite_dir(url)
+            kwargs: dict = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_timeout=5)
+            kwargs = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10,
+                      "pool_timeout": 5, "pool_recycle": 1800}
+            if self._postgres:
+                kwargs["connect_args"] = {"connect_timeout": 5}
         self.engine = create_async_engine(url, **kwargs)
-        if self.is_sqlite:
+        if self._sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+        self._reader = self.engine.execution_options(**{_READONLY: True})
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self._postgres
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self._sqlite
 
     @contextlib.asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+    async def session(self, readonly: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session; use `session.begin()` for a transaction. `readonly` only matters on
+        SQLite, where it lets the session read without taking the write lock."""
+        async with (self._read_sessions if readonly else self._sessions)() as session:
             yield session
 
     async def ping(self) -> bool:
+        """Whether the database answers `SELECT 1` within PING_TIMEOUT_S; never raises."""
         try:
-            async with asyncio.timeout(PING_TIMEOUT_S), self.engine.connect() as conn:
+            async with asyncio.timeout(PING_TIMEOUT_S), self._reader.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
         except Exception:  # noqa: BLE001 - any failure means "not reachable"
@@ -58,18 +89,22 @@ class Database:
         await self.engine.dispose()
 
 
+def dialect_insert(session: AsyncSession, model):
+    """An INSERT for the session's database, with `on_conflict_do_nothing` / `_do_update`."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # pysqlite's own transaction handling is disabled so `begin` below controls it.
-    dbapi_connection.isolation_level = None
+    dbapi_connection.isolation_level = None  # transactions are begun by _sqlite_begin
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
+                   f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"):
+        cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn) -> None:
-    # Take the write lock up front: a deferred transaction that later writes can fail with
-    # SQLITE_BUSY instead of waiting, when another connection wrote in between.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(conn) -> None:
+    readonly = conn.get_execution_options().get(_READONLY, False)
+    conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")

@@ -78,6 +78,7 @@ class Token(Base):
     created_at: Mapped[datetime] = _created()
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (Index("ix_tokens_tenant", "tenant_id", "id"),)
 
 
@@ -201,13 +202,26 @@ class Webhook(Base):
     )
 
 
+class WebhookEventType(Base):
+    """A webhook's event types and patterns, one row each: the index that fan-out and the
+    `eventTypes` list filter query, portably on both databases."""
+
+    __tablename__ = "webhook_event_types"
+    webhook_id: Mapped[str] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = _tenant()
+    __table_args__ = (Index("ix_webhook_event_types_lookup", "tenant_id", "event_type"),)
+
+
 _PENDING = text("status = 'pending'")
 _INFLIGHT = text("status = 'inflight'")
 
 
 class Delivery(Base):
     """The outbox: one row per (event, matching webhook), written with the event.
-    `seq` orders an ordered webhook's deliveries; `id` is the public request locator."""
+    `seq` (the integer primary key, assigned by the database, never reused) orders an ordered
+    webhook's deliveries; `id` is the public string id."""
 
     __tablename__ = "deliveries"
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
@@ -233,11 +247,12 @@ class Delivery(Base):
         Index("ix_deliveries_webhook", "webhook_id", "status", "seq"),
         Index("ix_deliveries_event", "event_id"),
         Index("ix_deliveries_finished", "status", "updated_at"),
+        {"sqlite_autoincrement": True},
     )
 
 
 class DeliveryLog(Base):
-    """One row per attempt or state change; `seq` is the watch cursor."""
+    """One row per attempt or state change; `seq` (never reused) is the watch cursor."""
 
     __tablename__ = "delivery_logs"
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
@@ -261,10 +276,13 @@ class DeliveryLog(Base):
         Index("ix_logs_tenant_webhook", "tenant_id", "webhook_id", "seq"),
         Index("ix_logs_tenant_type", "tenant_id", "event_type", "seq"),
         Index("ix_logs_created", "created_at"),
+        {"sqlite_autoincrement": True},
     )
 
 
 class DivertedEvent(Base):
+    """A delivery whose retries ran out; `request_locator` is the log id of its last attempt."""
+
     __tablename__ = "diverted_events"
     id: Mapped[str] = _id()
     tenant_id: Mapped[str] = _tenant()
@@ -272,6 +290,7 @@ class DivertedEvent(Base):
         ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False)
     event_id: Mapped[str] = mapped_column(String(40), nullable=False)
     delivery_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    request_locator: Mapped[str] = mapped_column(String(40), nullable=False)
     failure_message: Mapped[str] = mapped_column(Text, nullable=False)
     failure_timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     failure_trigger: Mapped[str | None] = mapped_column(String(16))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flowhooks_server.storage.models import Tenant
+from flowhooks_server.storage.db import dialect_insert
+from flowhooks_server.storage.models import Tenant, utcnow
 
 
 async def ensure_tenant(session: AsyncSession, tenant_id: str) -> None:
-    if await session.scalar(select(Tenant.id).where(Tenant.id == tenant_id)) is None:
-        session.add(Tenant(id=tenant_id))
-        await session.flush()
+    """Insert the tenant unless it exists; safe against a concurrent insert of the same id."""
+    await session.execute(
+        dialect_insert(session, Tenant).values(id=tenant_id, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[Tenant.id]))

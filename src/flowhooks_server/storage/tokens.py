@@ -1,76 +1,120 @@
-"""Token rows. Only the SHA-256 of a token is stored; the plaintext leaves once, on creation."""
+"""Token rows. Only the SHA-256 hex of a token is stored; the plaintext leaves once, on creation.
+
+Functions take the caller's AsyncSession and only flush; the caller owns the transaction."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowhooks_server.ids import new_id
+from flowhooks_server.storage.db import dialect_insert
 from flowhooks_server.storage.models import Token, utcnow
 
 BOOTSTRAP_NAME = "bootstrap"
+PREFIX = "fh_"
 
 
 def token_hash(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
+def is_usable(row: Token, now: datetime | None = None) -> bool:
+    """Neither revoked nor expired."""
+    now = now or utcnow()
+    return row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+
+
 async def create(session: AsyncSession, tenant_id: str | None, name: str,
                  permissions: list[str], expires_at: datetime | None) -> tuple[Token, str]:
-    plaintext = "fh_" + secrets.token_urlsafe(32)
+    """A new token; returns the row and the plaintext, which is not kept anywhere."""
+    plaintext = PREFIX + secrets.token_urlsafe(32)
     row = Token(id=new_id("tok"), tenant_id=tenant_id, name=name,
-                token_hash=token_hash(plaintext), permissions=permissions,
+                token_hash=token_hash(plaintext), permissions=list(permissions),
                 expires_at=expires_at, created_at=utcnow())
     session.add(row)
     await session.flush()
     return row, plaintext
 
 
-async def ensure_bootstrap(session: AsyncSession, plaintext: str) -> None:
-    """A global `*` token with exactly this value; earlier bootstrap tokens stop working."""
-    digest = token_hash(plaintext)
+async def ensure_bootstrap(session: AsyncSession, plaintext: str) -> Token:
+    """A global `*` token named `bootstrap` with exactly this value; idempotent, and safe when
+    several processes start at once. Earlier bootstrap tokens with other values are revoked."""
+    digest, now = token_hash(plaintext), utcnow()
     await session.execute(
         update(Token)
         .where(Token.name == BOOTSTRAP_NAME, Token.tenant_id.is_(None),
                Token.token_hash != digest, Token.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    row = await session.scalar(select(Token).where(Token.token_hash == digest))
-    if row is None:
-        session.add(Token(id=new_id("tok"), tenant_id=None, name=BOOTSTRAP_NAME,
-                          token_hash=digest, permissions=["*"], created_at=utcnow()))
-    else:
-        row.tenant_id, row.permissions, row.revoked_at, row.expires_at = None, ["*"], None, None
-    await session.flush()
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False))
+    await session.execute(
+        dialect_insert(session, Token)
+        .values(id=new_id("tok"), tenant_id=None, name=BOOTSTRAP_NAME, token_hash=digest,
+                permissions=["*"], created_at=now)
+        .on_conflict_do_nothing(index_elements=[Token.token_hash]))
+    await session.execute(
+        update(Token)
+        .where(Token.token_hash == digest)
+        .values(tenant_id=None, name=BOOTSTRAP_NAME, permissions=["*"], expires_at=None,
+                revoked_at=None)
+        .execution_options(synchronize_session=False))
+    return await session.scalar(
+        select(Token).where(Token.token_hash == digest).execution_options(populate_existing=True))
+
+
+async def get(session: AsyncSession, token_id: str, tenant_id: str | None = None) -> Token | None:
+    """A token by id; with `tenant_id`, only if it belongs to that tenant."""
+    query = select(Token).where(Token.id == token_id)
+    if tenant_id is not None:
+        query = query.where(Token.tenant_id == tenant_id)
+    return await session.scalar(query)
 
 
 async def find_by_plaintext(session: AsyncSession, plaintext: str) -> Token | None:
+    """The row whose hash matches, revoked or expired ones included (see `is_usable`)."""
     return await session.scalar(select(Token).where(Token.token_hash == token_hash(plaintext)))
 
 
-async def list_tokens(session: AsyncSession, tenant_id: str | None, limit: int,
-                      offset: int) -> list[Token]:
+async def list_tokens(session: AsyncSession, tenant_id: str | None = None, limit: int = 50,
+                      offset: int = 0) -> list[Token]:
+    """Newest first; with `tenant_id`, that tenant's tokens only, else every token."""
     query = select(Token).order_by(Token.id.desc()).limit(limit).offset(offset)
     if tenant_id is not None:
         query = query.where(Token.tenant_id == tenant_id)
     return list(await session.scalars(query))
 
 
-async def revoke(session: AsyncSession, token_id: str, tenant_id: str | None) -> bool:
-    """Revoke a token; a tenant caller (tenant_id set) reaches only its own tenant's."""
-    query = update(Token).where(Token.id == token_id)
-    if tenant_id is not None:
-        query = query.where(Token.tenant_id == tenant_id)
-    result = await session.execute(
-        query.values(revoked_at=utcnow()).execution_options(synchronize_session=False))
-    return result.rowcount > 0
+async def revoke(session: AsyncSession, token_id: str, tenant_id: str | None = None) -> bool:
+    """Revoke a token; a tenant caller (`tenant_id` set) reaches only its own tenant's.
+    False if there is no such token; revoking again keeps the first revocation time."""
+    row = await get(session, token_id, tenant_id)
+    if row is None:
+        return False
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        await session.flush()
+    return True
 
 
 async def revoke_by_name(session: AsyncSession, name: str) -> None:
+    """Revoke every live global token with this name."""
     await session.execute(
         update(Token).where(Token.name == name, Token.tenant_id.is_(None),
-                            Token.revoked_at.is_(None)).values(revoked_at=utcnow()))
+                            Token.revoked_at.is_(None)).values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False))
+
+
+async def mark_used(session: AsyncSession, token_id: str,
+                    granularity: timedelta = timedelta(minutes=1)) -> None:
+    """Record use of a token, writing at most once per `granularity`."""
+    now = utcnow()
+    await session.execute(
+        update(Token)
+        .where(Token.id == token_id,
+               Token.last_used_at.is_(None) | (Token.last_used_at < now - granularity))
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False))

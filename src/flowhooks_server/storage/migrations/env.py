@@ -1,11 +1,16 @@
-"""Alembic environment: runs migrations over the async engine of the configured URL."""
+"""Alembic environment: runs migrations over an async engine for the URL that
+`flowhooks_server.storage.migrate` puts in `config.attributes["database_url"]`."""
 
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from flowhooks_server.storage.models import Base
+
+# Serialises concurrent upgrades of one PostgreSQL database by several starting processes.
+PG_MIGRATION_LOCK = 0x666C6F77686F6F6B
 
 config = context.config
 target_metadata = Base.metadata
@@ -16,8 +21,12 @@ def _run(connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                               {"key": PG_MIGRATION_LOCK})
         context.run_migrations()
 
 

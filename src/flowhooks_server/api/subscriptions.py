@@ -1,0 +1,93 @@
+"""SubscriptionService servicer: the ELAN-style surface, organization from X-Org-Id or token."""
+
+from __future__ import annotations
+
+from flowhooks.v1 import subscriptions_pb2, subscriptions_pb2_grpc
+from google.protobuf import empty_pb2
+
+from flowhooks_server.api.context import current
+from flowhooks_server.api.convert import page
+from flowhooks_server.api.webhook_convert import (
+    failure_handling_in,
+    seconds,
+    strings,
+    struct_headers_in,
+    subscription_out,
+)
+from flowhooks_server.api.webhooks import decode_page_token, encode_page_token
+from flowhooks_server.domain.webhooks import (
+    DEFAULT_FAILURE_HANDLING,
+    DEFAULT_TIMEOUT_S,
+    ELAN_FIELDS,
+    WebhookSpec,
+)
+from flowhooks_server.services.webhooks import ListQuery, WebhookManager
+
+
+class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
+    def __init__(self, webhooks: WebhookManager):
+        self._webhooks = webhooks
+
+    async def CreateSubscription(self, request, context):
+        spec = WebhookSpec(
+            name=request.name,
+            url=request.url,
+            event_types=tuple(request.event_types),
+            headers={name: (value,) for name, value in request.headers.items()},
+            secret=request.secret or None,
+            enabled=request.active if request.HasField("active") else True,
+            failure_handling=failure_handling_in(request.failure_handling)
+            if request.HasField("failure_handling") else DEFAULT_FAILURE_HANDLING,
+            timeout_s=seconds(request.timeout) if request.HasField("timeout")
+            else DEFAULT_TIMEOUT_S,
+            format=request.format or "json",
+            ordered=request.ordered,
+        )
+        return subscription_out(
+            await self._webhooks.create(current().require_tenant(), spec, ELAN_FIELDS))
+
+    async def ListSubscriptions(self, request, context):
+        limit, offset = page(request.page_size or request.limit, request.offset)
+        query = ListQuery(after_id=decode_page_token(request.page_token))
+        rows = await self._webhooks.list(current().require_tenant(), query, limit, offset)
+        return subscriptions_pb2.ListSubscriptionsResponse(
+            subscriptions=[subscription_out(r) for r in rows],
+            next_page_token=encode_page_token(rows[-1].id) if len(rows) == limit else "",
+        )
+
+    async def GetSubscription(self, request, context):
+        return subscription_out(await self._webhooks.get(current().require_tenant(), request.id))
+
+    async def UpdateSubscription(self, request, context):
+        """Only fields present in the request change (proto field presence)."""
+        changes: dict = {}
+        if request.HasField("name"):
+            changes["name"] = request.name
+        if request.HasField("url"):
+            changes["url"] = request.url
+        if request.HasField("event_types"):
+            changes["event_types"] = strings(request.event_types.values, "eventTypes")
+        if request.HasField("secret"):
+            changes["secret"] = request.secret or None
+        if request.HasField("headers"):
+            changes["headers"] = struct_headers_in(request.headers, "headers")
+        if request.HasField("active"):
+            changes["enabled"] = request.active
+        if request.HasField("failure_handling"):
+            changes["failure_handling"] = failure_handling_in(request.failure_handling)
+        if request.HasField("timeout"):
+            changes["timeout_s"] = seconds(request.timeout)
+        if request.HasField("format"):
+            changes["format"] = request.format
+        if request.HasField("ordered"):
+            changes["ordered"] = request.ordered
+        # ELAN has no unsuspend: turning a subscription active again is how its users do it.
+        unsuspend = request.HasField("active") and request.active
+        row = await self._webhooks.change(
+            current().require_tenant(), request.id, ELAN_FIELDS,
+            lambda spec: spec.with_changes(**changes), unsuspend=unsuspend)
+        return subscription_out(row)
+
+    async def DeleteSubscription(self, request, context):
+        await self._webhooks.delete(current().require_tenant(), request.id)
+        return empty_pb2.Empty()

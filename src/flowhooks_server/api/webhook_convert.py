@@ -1,0 +1,129 @@
+"""Proto <-> domain for webhooks: failure handling, durations, headers, both resource shapes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flowhooks.v1 import failure_handling_pb2, subscriptions_pb2, webhooks_pb2
+from google.protobuf import duration_pb2, struct_pb2
+
+from flowhooks_server.api.convert import timestamp
+from flowhooks_server.domain.errors import InvalidArgument
+from flowhooks_server.domain.webhooks import (
+    DEFAULT_FAILURE_HANDLING,
+    NAMED_TRIGGERS,
+    FailureHandling,
+    RetryStrategy,
+)
+from flowhooks_server.services.webhooks import spec_of
+from flowhooks_server.storage.models import Webhook
+
+
+def seconds(duration: duration_pb2.Duration) -> float:
+    return duration.seconds + duration.nanos / 1e9
+
+
+def duration(value_s: float) -> duration_pb2.Duration:
+    d = duration_pb2.Duration()
+    d.FromTimedelta(timedelta(seconds=value_s))
+    return d
+
+
+def failure_handling_in(message: failure_handling_pb2.FailureHandling) -> FailureHandling:
+    """Parts left out take the default's values; an explicit retryStrategy must be whole."""
+    retry = DEFAULT_FAILURE_HANDLING.retry
+    if message.HasField("retry_strategy"):
+        given = message.retry_strategy
+        retry = RetryStrategy(
+            type=given.type or retry.type,
+            interval_s=seconds(given.interval) if given.HasField("interval") else retry.interval_s,
+            attempts=given.attempts,
+        )
+    return FailureHandling(
+        triggers=tuple(message.triggers) or NAMED_TRIGGERS,
+        retry=retry,
+        alert_endpoint=message.alert_endpoint,
+        divert=message.divert,
+        suspend=message.suspend,
+    )
+
+
+def failure_handling_out(fh: FailureHandling) -> failure_handling_pb2.FailureHandling:
+    return failure_handling_pb2.FailureHandling(
+        triggers=list(fh.triggers),
+        retry_strategy=failure_handling_pb2.RetryStrategy(
+            type=fh.retry.type, interval=duration(fh.retry.interval_s),
+            attempts=fh.retry.attempts),
+        alert_endpoint=fh.alert_endpoint,
+        divert=fh.divert,
+        suspend=fh.suspend,
+    )
+
+
+def strings(values, field: str) -> tuple[str, ...]:
+    """A JSON array (ListValue or repeated Value) that must hold only strings."""
+    out = []
+    for i, value in enumerate(values):
+        if value.WhichOneof("kind") != "string_value":
+            raise InvalidArgument(f"{field}[{i}]", "must be a string")
+        out.append(value.string_value)
+    return tuple(out)
+
+
+def multi_headers_in(headers, field: str) -> dict[str, tuple[str, ...]]:
+    """map<string, ListValue> → {name: values}."""
+    return {name: strings(values.values, f"{field}.{name}") for name, values in headers.items()}
+
+
+def struct_headers_in(headers: struct_pb2.Struct, field: str) -> dict[str, tuple[str, ...]]:
+    out = {}
+    for name, value in headers.fields.items():
+        if value.WhichOneof("kind") != "string_value":
+            raise InvalidArgument(f"{field}.{name}", "must be a string")
+        out[name] = (value.string_value,)
+    return out
+
+
+def _list_value(values) -> struct_pb2.ListValue:
+    lv = struct_pb2.ListValue()
+    lv.extend(list(values))
+    return lv
+
+
+def webhook_out(row: Webhook) -> webhooks_pb2.Webhook:
+    spec = spec_of(row)
+    return webhooks_pb2.Webhook(
+        locator=row.id,
+        name=spec.name,
+        enabled=spec.enabled,
+        endpoint=webhooks_pb2.Endpoint(
+            url=spec.url, headers={k: _list_value(v) for k, v in spec.headers.items()}),
+        failure_handling=failure_handling_out(spec.failure_handling),
+        suspended=row.suspended,
+        suspended_at=timestamp(row.suspended_at),
+        event_types=list(spec.event_types),
+        created_at=timestamp(row.created_at),
+        updated_at=timestamp(row.updated_at),
+        timeout=duration(spec.timeout_s),
+        format=spec.format,
+        ordered=spec.ordered,
+    )
+
+
+def subscription_out(row: Webhook) -> subscriptions_pb2.Subscription:
+    spec = spec_of(row)
+    return subscriptions_pb2.Subscription(
+        id=row.id,
+        name=spec.name,
+        url=spec.url,
+        event_types=list(spec.event_types),
+        headers={k: ", ".join(v) for k, v in spec.headers.items()},
+        active=spec.enabled and not row.suspended,
+        created_at=timestamp(row.created_at),
+        updated_at=timestamp(row.updated_at),
+        failure_handling=failure_handling_out(spec.failure_handling),
+        timeout=duration(spec.timeout_s),
+        format=spec.format,
+        ordered=spec.ordered,
+        suspended=row.suspended,
+    )

@@ -1,0 +1,123 @@
+"""Webhook use cases behind both REST surfaces: create, read, list, change, unsuspend, delete.
+Each change is validated as a whole webhook before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flowhooks_server.domain.catalog import covering_entries
+from flowhooks_server.domain.errors import NotFound
+from flowhooks_server.domain.webhooks import (
+    FailureHandling,
+    FieldNames,
+    WebhookSpec,
+    validate,
+)
+from flowhooks_server.ids import new_id
+from flowhooks_server.storage import tenants as tenant_store
+from flowhooks_server.storage import webhooks as webhook_store
+from flowhooks_server.storage.db import Database
+from flowhooks_server.storage.models import Webhook, utcnow
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    name: str | None = None
+    enabled: bool | None = None
+    suspended: bool | None = None
+    active: bool | None = None
+    event_types: tuple[str, ...] = ()
+    after_id: str | None = None
+
+
+def spec_of(row: Webhook) -> WebhookSpec:
+    return WebhookSpec(
+        name=row.name,
+        url=row.url,
+        event_types=tuple(row.event_types),
+        headers={k: tuple(v) for k, v in row.headers.items()},
+        secret=row.secret,
+        enabled=row.enabled,
+        failure_handling=FailureHandling.from_json(row.failure_handling),
+        timeout_s=row.timeout_ms / 1000,
+        format=row.format,
+        ordered=row.ordered,
+    )
+
+
+def _write_spec(row: Webhook, spec: WebhookSpec) -> None:
+    if spec.secret != row.secret and row.secret:
+        row.previous_secret, row.secret_rotated_at = row.secret, utcnow()
+    row.name, row.url, row.secret, row.enabled = spec.name, spec.url, spec.secret, spec.enabled
+    row.event_types = list(spec.event_types)
+    row.headers = {k: list(v) for k, v in spec.headers.items()}
+    row.failure_handling = spec.failure_handling.to_json()
+    row.timeout_ms = round(spec.timeout_s * 1000)
+    row.format, row.ordered = spec.format, spec.ordered
+
+
+class WebhookManager:
+    def __init__(self, db: Database, allow_insecure_targets: bool):
+        self._db = db
+        self._insecure = allow_insecure_targets
+
+    async def create(self, tenant: str, spec: WebhookSpec, names: FieldNames) -> Webhook:
+        validate(spec, names, self._insecure)
+        now = utcnow()
+        row = Webhook(id=new_id("wh"), tenant_id=tenant, suspended=False, created_at=now,
+                      updated_at=now)
+        row.secret = None
+        _write_spec(row, spec)
+        async with self._db.session() as session, session.begin():
+            await tenant_store.ensure_tenant(session, tenant)
+            return await webhook_store.add(session, row)
+
+    async def get(self, tenant: str, webhook_id: str) -> Webhook:
+        async with self._db.session() as session:
+            return _found(await webhook_store.get(session, tenant, webhook_id), webhook_id)
+
+    async def list(self, tenant: str, query: ListQuery, limit: int, offset: int) -> list[Webhook]:
+        entries = None
+        if query.event_types:
+            entries = frozenset().union(*(covering_entries(t) for t in query.event_types))
+        where = webhook_store.WebhookFilter(
+            name=query.name, enabled=query.enabled, suspended=query.suspended,
+            active=query.active, event_entries=entries, after_id=query.after_id)
+        async with self._db.session() as session:
+            return await webhook_store.list_webhooks(session, tenant, where, limit, offset)
+
+    async def change(self, tenant: str, webhook_id: str, names: FieldNames,
+                     edit: Callable[[WebhookSpec], WebhookSpec],
+                     unsuspend: bool = False) -> Webhook:
+        """Apply `edit` to the stored spec, validate the result, and save it."""
+        async with self._db.session() as session, session.begin():
+            row = _found(await webhook_store.get(session, tenant, webhook_id, for_update=True),
+                         webhook_id)
+            before = spec_of(row)
+            after = edit(before)
+            validate(after, names, self._insecure)
+            _write_spec(row, after)
+            if unsuspend:
+                row.suspended, row.suspended_at = False, None
+            return await webhook_store.save(
+                session, row, event_types_changed=after.event_types != before.event_types)
+
+    async def unsuspend(self, tenant: str, webhook_id: str) -> None:
+        async with self._db.session() as session, session.begin():
+            row = _found(await webhook_store.get(session, tenant, webhook_id, for_update=True),
+                         webhook_id)
+            if row.suspended:
+                row.suspended, row.suspended_at = False, None
+                await webhook_store.save(session, row, event_types_changed=False)
+
+    async def delete(self, tenant: str, webhook_id: str) -> None:
+        async with self._db.session() as session, session.begin():
+            if not await webhook_store.remove(session, tenant, webhook_id):
+                raise NotFound(f"webhook {webhook_id!r} not found")
+
+
+def _found(row: Webhook | None, webhook_id: str) -> Webhook:
+    if row is None:
+        raise NotFound(f"webhook {webhook_id!r} not found")
+    return row
