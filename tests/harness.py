@@ -55,8 +55,8 @@ class Stack:
             FLOWHOOKS_METRICS_PORT=str(self.metrics_port),
             FLOWHOOKS_BOOTSTRAP_TOKEN=self.bootstrap_token,
             FLOWHOOKS_ALLOW_INSECURE_TARGETS="0",
-            **self.extra_env,
         )
+        env.update(self.extra_env)
         return env
 
     def start(self, timeout_s: float = 60.0, attempts: int = 3) -> None:

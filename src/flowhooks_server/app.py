@@ -21,6 +21,8 @@ from flowhooks.v1 import (
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from flowhooks_server.api.delivery_logs import DeliveryLogServicer
+from flowhooks_server.api.diverted_events import DivertedEventServicer
 from flowhooks_server.api.events import EventServicer
 from flowhooks_server.api.interceptor import ApiInterceptor
 from flowhooks_server.api.policies import SERVICE_NAMES
@@ -28,9 +30,16 @@ from flowhooks_server.api.subscriptions import SubscriptionServicer
 from flowhooks_server.api.tokens import TokenServicer
 from flowhooks_server.api.webhooks import WebhookServicer
 from flowhooks_server.config import Settings
+from flowhooks_server.delivery.feed import LogFeed
+from flowhooks_server.delivery.sender import Sender
+from flowhooks_server.delivery.wakeups import Wakeups
+from flowhooks_server.delivery.worker import DeliveryWorker
 from flowhooks_server.health import DatabaseHealth
 from flowhooks_server.services.auth import Authenticator
+from flowhooks_server.services.deliveries import DeliveryLogs, DivertedEvents, WebhookTester
 from flowhooks_server.services.events import EventReader
+from flowhooks_server.services.outbox import Outbox
+from flowhooks_server.services.retention import Pruner
 from flowhooks_server.services.tokens import TokenManager
 from flowhooks_server.services.webhooks import WebhookManager
 from flowhooks_server.storage.db import Database
@@ -46,8 +55,6 @@ _PENDING_SERVICES = (
     (workflows_pb2_grpc, "WorkflowService"),
     (runs_pb2_grpc, "WorkflowRunService"),
     (inbound_pb2_grpc, "InboundService"),
-    (delivery_logs_pb2_grpc, "DeliveryLogService"),
-    (diverted_events_pb2_grpc, "DivertedEventService"),
 )
 
 
@@ -57,8 +64,18 @@ class App:
         self.db = Database(settings.database_url)
         self.tokens = TokenManager(self.db)
         self.authenticator = Authenticator(self.db)
-        self.webhooks = WebhookManager(self.db, settings.allow_insecure_targets)
+        self.wakeups = Wakeups(settings.database_url)
+        self.webhooks = WebhookManager(self.db, settings.allow_insecure_targets,
+                                       on_released=self.wakeups.outbox_changed)
         self.events = EventReader(self.db)
+        self.outbox = Outbox(self.db, self.wakeups)
+        self.feed = LogFeed(self.db, self.wakeups)
+        self.logs = DeliveryLogs(self.db, self.feed)
+        self.tester = WebhookTester(self.db, self.outbox)
+        self.diverted = DivertedEvents(self.db, self.outbox)
+        self.sender = Sender(settings.allow_insecure_targets)
+        self.worker = DeliveryWorker(self.db, self.sender, self.wakeups)
+        self.pruner = Pruner(self.db, settings.retention_s)
         self.health = DatabaseHealth(self.db.ping, SERVICE_NAMES)
         self.server: grpc.aio.Server | None = None
         self.grpc_address = f"{settings.bind}:{settings.grpc_port}"
@@ -79,7 +96,11 @@ class App:
         webhooks_pb2_grpc.add_WebhookServiceServicer_to_server(
             WebhookServicer(self.webhooks), server)
         subscriptions_pb2_grpc.add_SubscriptionServiceServicer_to_server(
-            SubscriptionServicer(self.webhooks), server)
+            SubscriptionServicer(self.webhooks, self.tester), server)
+        delivery_logs_pb2_grpc.add_DeliveryLogServiceServicer_to_server(
+            DeliveryLogServicer(self.logs), server)
+        diverted_events_pb2_grpc.add_DivertedEventServiceServicer_to_server(
+            DivertedEventServicer(self.diverted), server)
         events_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(self.events), server)
         for module, name in _PENDING_SERVICES:
             servicer = getattr(module, f"{name}Servicer")()
@@ -93,6 +114,11 @@ class App:
         if server.add_insecure_port(self.grpc_address) == 0:
             raise OSError(f"cannot listen on {self.grpc_address}")
         await self.health.check_once()
+        await self.wakeups.start()
+        await self.sender.start()
+        await self.worker.start(single_process=self.db.is_sqlite)
+        await self.feed.start()
+        await self.pruner.start()
         await server.start()
         self.health.start()
         self.server = server
@@ -100,8 +126,13 @@ class App:
 
     async def stop(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         await self.health.stop()
+        await self.pruner.stop()
+        await self.feed.stop()
         if self.server is not None:
             await self.server.stop(grace_s)
+        await self.worker.stop(grace_s)
+        await self.sender.close()
+        await self.wakeups.stop()
         await self.db.dispose()
 
     async def wait(self) -> None:

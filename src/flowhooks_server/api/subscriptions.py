@@ -7,6 +7,7 @@ from google.protobuf import empty_pb2
 
 from flowhooks_server.api.context import current
 from flowhooks_server.api.convert import page
+from flowhooks_server.api.delivery_convert import log_entry_out
 from flowhooks_server.api.webhook_convert import (
     failure_handling_in,
     seconds,
@@ -21,12 +22,14 @@ from flowhooks_server.domain.webhooks import (
     ELAN_FIELDS,
     WebhookSpec,
 )
+from flowhooks_server.services.deliveries import WebhookTester
 from flowhooks_server.services.webhooks import ListQuery, WebhookManager
 
 
 class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
-    def __init__(self, webhooks: WebhookManager):
+    def __init__(self, webhooks: WebhookManager, tester: WebhookTester):
         self._webhooks = webhooks
+        self._tester = tester
 
     async def CreateSubscription(self, request, context):
         spec = WebhookSpec(
@@ -91,3 +94,6 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
     async def DeleteSubscription(self, request, context):
         await self._webhooks.delete(current().require_tenant(), request.id)
         return empty_pb2.Empty()
+
+    async def TestSubscription(self, request, context):
+        return log_entry_out(await self._tester.test(current().require_tenant(), request.id))

@@ -15,6 +15,7 @@ from flowhooks_server.domain.webhooks import (
     validate,
 )
 from flowhooks_server.ids import new_id
+from flowhooks_server.storage import deliveries as delivery_store
 from flowhooks_server.storage import tenants as tenant_store
 from flowhooks_server.storage import webhooks as webhook_store
 from flowhooks_server.storage.db import Database
@@ -58,9 +59,11 @@ def _write_spec(row: Webhook, spec: WebhookSpec) -> None:
 
 
 class WebhookManager:
-    def __init__(self, db: Database, allow_insecure_targets: bool):
+    def __init__(self, db: Database, allow_insecure_targets: bool,
+                 on_released: Callable[[], None] = lambda: None):
         self._db = db
         self._insecure = allow_insecure_targets
+        self._on_released = on_released  # held deliveries became due (after commit)
 
     async def create(self, tenant: str, spec: WebhookSpec, names: FieldNames) -> Webhook:
         validate(spec, names, self._insecure)
@@ -98,18 +101,27 @@ class WebhookManager:
             after = edit(before)
             validate(after, names, self._insecure)
             _write_spec(row, after)
-            if unsuspend:
+            released = 0
+            if unsuspend and row.suspended:
                 row.suspended, row.suspended_at = False, None
-            return await webhook_store.save(
+                released = await delivery_store.release_held(session, row.id)
+            saved = await webhook_store.save(
                 session, row, event_types_changed=after.event_types != before.event_types)
+        if released:
+            self._on_released()
+        return saved
 
     async def unsuspend(self, tenant: str, webhook_id: str) -> None:
         async with self._db.session() as session, session.begin():
             row = _found(await webhook_store.get(session, tenant, webhook_id, for_update=True),
                          webhook_id)
-            if row.suspended:
-                row.suspended, row.suspended_at = False, None
-                await webhook_store.save(session, row, event_types_changed=False)
+            if not row.suspended:
+                return
+            row.suspended, row.suspended_at = False, None
+            await webhook_store.save(session, row, event_types_changed=False)
+            released = await delivery_store.release_held(session, row.id)
+        if released:
+            self._on_released()
 
     async def delete(self, tenant: str, webhook_id: str) -> None:
         async with self._db.session() as session, session.begin():

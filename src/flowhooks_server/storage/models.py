@@ -232,6 +232,9 @@ class Delivery(Base):
     webhook_id: Mapped[str] = mapped_column(
         ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
+    # Goes out only after every earlier unfinished delivery of its webhook: set for ordered
+    # webhooks, and on held deliveries released by unsuspend.
+    ordered: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     lease_owner: Mapped[str | None] = mapped_column(String(64))

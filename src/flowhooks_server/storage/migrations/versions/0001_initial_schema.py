@@ -222,6 +222,7 @@ def upgrade() -> None:
         sa.Column("event_id", sa.String(length=40), nullable=False),
         sa.Column("webhook_id", sa.String(length=40), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("ordered", sa.Boolean(), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),

@@ -1,0 +1,128 @@
+"""HTTP attempts over pooled keep-alive connections, with the SSRF guard of SPEC §8.11 applied
+to the address actually connected to: names are resolved by a resolver that drops refused
+addresses, and literal addresses are checked before connecting."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+
+from flowhooks_server.domain.retries import Result
+from flowhooks_server.domain.targets import address_refusal
+
+MAX_RESPONSE_BODY = 4096
+
+
+class RefusedTarget(OSError):
+    pass
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves like aiohttp's threaded resolver, minus every non-public address."""
+
+    def __init__(self) -> None:
+        self._inner = aiohttp.ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily =
+                      socket.AF_INET):
+        answers = await self._inner.resolve(host, port, family)
+        allowed = [a for a in answers if address_refusal(a["host"]) is None]
+        if not allowed:
+            reason = address_refusal(answers[0]["host"]) if answers else "no address"
+            raise RefusedTarget(f"refused target: {host} resolves to {reason}")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+@dataclass(frozen=True)
+class Sent:
+    result: Result
+    response_body: str | None
+    duration_ms: int
+
+
+class Sender:
+    def __init__(self, allow_insecure: bool, limit: int = 512, limit_per_host: int = 64):
+        self._insecure = allow_insecure
+        self._limits = (limit, limit_per_host)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        limit, per_host = self._limits
+        connector = aiohttp.TCPConnector(
+            limit=limit, limit_per_host=per_host, ttl_dns_cache=30,
+            resolver=None if self._insecure else GuardedResolver())
+        self._session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",),
+            cookie_jar=aiohttp.DummyCookieJar())
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def refusal(self, url: str) -> str | None:
+        """Why this URL may not be connected to before any resolution, if it may not."""
+        if self._insecure:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme != "https":
+            return "refused target: only https:// targets are allowed"
+        try:
+            ipaddress.ip_address(parts.hostname or "")
+        except ValueError:
+            return None
+        reason = address_refusal(parts.hostname)
+        return f"refused target: {reason}" if reason else None
+
+    async def post(self, url: str, body: bytes, headers: list[tuple[str, str]],
+                   timeout_s: float) -> Sent:
+        started = time.perf_counter()
+        refused = self.refusal(url)
+        if refused:
+            return Sent(Result(error_kind="network", error=refused), None, 0)
+        assert self._session is not None, "Sender.start() first"
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with self._session.post(url, data=body, headers=headers,
+                                              allow_redirects=False) as response:
+                    kept = await _read_prefix(response.content, MAX_RESPONSE_BODY)
+                    result = Result(status=response.status,
+                                    retry_after=response.headers.get("Retry-After"))
+        except TimeoutError:
+            result, kept = Result(error_kind="timeout",
+                                  error=f"no response within {timeout_s:g}s"), None
+        except (aiohttp.ClientError, OSError) as exc:
+            result, kept = Result(error_kind="network", error=_describe(exc)), None
+        elapsed = round((time.perf_counter() - started) * 1000)
+        return Sent(result, kept.decode(errors="replace") if kept is not None else None,
+                    elapsed)
+
+
+async def _read_prefix(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit:
+        chunk = await stream.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _describe(exc: BaseException) -> str:
+    cause = exc
+    while cause is not None:
+        if isinstance(cause, RefusedTarget):
+            return str(cause)
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc) or type(exc).__name__
+    return text if len(text) < 500 else text[:500] + "..."

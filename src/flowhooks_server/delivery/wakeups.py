@@ -1,0 +1,60 @@
+"""Prompt wake-ups: in-process events set after a local commit, and on PostgreSQL a
+LISTEN connection that sets them when another process commits (its NOTIFY)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from flowhooks_server.storage.deliveries import LOGS_CHANNEL, OUTBOX_CHANNEL
+
+log = logging.getLogger("flowhooks.wakeups")
+RECONNECT_S = 1.0
+
+
+class Wakeups:
+    def __init__(self, database_url: str | None = None):
+        self.outbox = asyncio.Event()
+        self.logs = asyncio.Event()
+        self._url = database_url
+        self._task: asyncio.Task | None = None
+
+    def outbox_changed(self) -> None:
+        self.outbox.set()
+
+    def logs_written(self) -> None:
+        self.logs.set()
+
+    async def start(self) -> None:
+        if self._url and make_url(self._url).get_backend_name() == "postgresql":
+            self._task = asyncio.create_task(self._listen(), name="pg-listen")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _listen(self) -> None:
+        url = make_url(self._url).set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        channels = {OUTBOX_CHANNEL: self.outbox, LOGS_CHANNEL: self.logs}
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                    for channel in channels:
+                        await conn.execute(f"LISTEN {channel}")
+                    # Anything committed while we were not listening is picked up now.
+                    for event in channels.values():
+                        event.set()
+                    async for note in conn.notifies():
+                        channels[note.channel].set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep listening through outages
+                log.warning("listen connection lost", extra={"error": type(exc).__name__})
+                await asyncio.sleep(RECONNECT_S)

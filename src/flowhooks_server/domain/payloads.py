@@ -1,0 +1,83 @@
+"""What a delivery sends (SPEC §8): the ELAN envelope or a structured CloudEvent, and the
+headers that go with it, Standard Webhooks signatures included."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from cloudevents.core.bindings.http import to_structured_event
+from cloudevents.core.v1.event import CloudEvent
+
+from flowhooks_server import __version__
+
+USER_AGENT = f"flowhooks/{__version__}"
+JSON = "application/json"
+CLOUDEVENTS_JSON = "application/cloudevents+json"
+
+
+@dataclass(frozen=True)
+class EventView:
+    """The parts of a stored event a payload is made of."""
+
+    id: str
+    type: str
+    tenant_id: str
+    workflow_id: str | None
+    created_at: datetime
+    data: dict
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def render_body(event: EventView, fmt: str) -> tuple[bytes, str]:
+    """The body bytes and their content type."""
+    if fmt == "cloudevents":
+        attributes = {"specversion": "1.0", "id": event.id, "type": event.type,
+                      "source": f"/flowhooks/{event.tenant_id}", "time": event.created_at,
+                      "datacontenttype": JSON}
+        if event.workflow_id:
+            attributes["subject"] = event.workflow_id
+        message = to_structured_event(CloudEvent(attributes, event.data))
+        return message.body, CLOUDEVENTS_JSON
+    return _dumps({
+        "event_id": event.id, "event_type": event.type, "workflow_id": event.workflow_id or "",
+        "organization_id": event.tenant_id, "timestamp": rfc3339(event.created_at),
+        "data": event.data,
+    }), JSON
+
+
+def _dumps(document: dict) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """`v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`, the key being the UTF-8
+    bytes of the secret."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def hex_signature(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def delivery_headers(*, msg_id: str, timestamp: int, body: bytes, content_type: str,
+                     custom: dict[str, list[str]], secrets: list[str]) -> list[tuple[str, str]]:
+    """Every header of an attempt. `secrets` holds the current secret first, then, during a
+    rotation, the previous one; empty when the webhook has none (then nothing is signed)."""
+    headers = [(name, value) for name, values in custom.items() for value in values]
+    headers += [("Content-Type", content_type), ("User-Agent", USER_AGENT),
+                ("webhook-id", msg_id), ("webhook-timestamp", str(timestamp))]
+    if secrets:
+        headers.append(("webhook-signature", " ".join(
+            standard_signature(s, msg_id, timestamp, body) for s in secrets)))
+        headers.append(("X-Webhook-Signature", hex_signature(secrets[0], body)))
+    return headers

@@ -1,0 +1,130 @@
+"""What users see and steer of deliveries: logs (paged and watched), the test endpoint, and
+diverted events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+from flowhooks_server.delivery.feed import LogFeed
+from flowhooks_server.domain.errors import InvalidArgument, NotFound, Unavailable
+from flowhooks_server.ids import new_id
+from flowhooks_server.services.outbox import Outbox
+from flowhooks_server.storage import deliveries as delivery_store
+from flowhooks_server.storage import diverted as diverted_store
+from flowhooks_server.storage import logs as log_store
+from flowhooks_server.storage import webhooks as webhook_store
+from flowhooks_server.storage.db import Database
+from flowhooks_server.storage.logs import LogFilter
+from flowhooks_server.storage.models import DeliveryLog, DivertedEvent
+
+TEST_EVENT_TYPE = "workflow.completed"
+TEST_WAIT_MARGIN_S = 5.0
+
+
+def parse_cursor(raw: str) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise InvalidArgument([("cursor", "must be the cursor of an earlier log entry")])
+    return int(raw)
+
+
+async def _require_webhook(db: Database, tenant: str, webhook_id: str):
+    async with db.session(readonly=True) as session:
+        row = await webhook_store.get(session, tenant, webhook_id)
+    if row is None:
+        raise NotFound(f"webhook {webhook_id!r} not found")
+    return row
+
+
+class DeliveryLogs:
+    def __init__(self, db: Database, feed: LogFeed):
+        self._db = db
+        self._feed = feed
+
+    async def of_webhook(self, tenant: str, webhook_id: str, limit: int,
+                         offset: int) -> list[DeliveryLog]:
+        await _require_webhook(self._db, tenant, webhook_id)
+        async with self._db.session(readonly=True) as session:
+            return await log_store.newest_first(
+                session, LogFilter(tenant, webhook_id), limit, offset)
+
+    async def all(self, tenant: str, event_type: str, limit: int,
+                  offset: int) -> list[DeliveryLog]:
+        async with self._db.session(readonly=True) as session:
+            return await log_store.newest_first(
+                session, LogFilter(tenant, event_type=event_type or None), limit, offset)
+
+    async def watch(self, tenant: str, webhook_id: str, event_type: str,
+                    cursor: int | None) -> AsyncIterator[DeliveryLog]:
+        if webhook_id:
+            await _require_webhook(self._db, tenant, webhook_id)
+        async for entry in self._feed.watch(LogFilter(tenant, webhook_id, event_type), cursor):
+            yield entry
+
+
+class WebhookTester:
+    """`POST /webhooks/{id}/test`: a test event through the real pipeline, answered with the
+    log entry of its first attempt."""
+
+    def __init__(self, db: Database, outbox: Outbox):
+        self._db = db
+        self._outbox = outbox
+
+    async def test(self, tenant: str, webhook_id: str) -> DeliveryLog:
+        hook = await _require_webhook(self._db, tenant, webhook_id)
+        run_id = new_id("run")
+        published = await self._outbox.publish(
+            tenant, TEST_EVENT_TYPE,
+            {"workflow_run_id": run_id, "workflow_id": "test", "workflow_name": "test",
+             "status": "succeeded", "test": True},
+            workflow_id="test", workflow_run_id=run_id, only_webhook=webhook_id)
+        delivery_id = published.delivery_ids[0]
+        deadline = time.monotonic() + hook.timeout_ms / 1000 + TEST_WAIT_MARGIN_S
+        while time.monotonic() < deadline:
+            async with self._db.session(readonly=True) as session:
+                entry = await log_store.first_of_delivery(session, delivery_id)
+            if entry is not None:
+                return entry
+            await asyncio.sleep(0.02)
+        raise Unavailable(f"the test delivery {delivery_id} was not attempted in time")
+
+
+class DivertedEvents:
+    def __init__(self, db: Database, outbox: Outbox):
+        self._db = db
+        self._outbox = outbox
+
+    async def list(self, tenant: str, webhook_id: str, limit: int,
+                   offset: int) -> list[tuple[DivertedEvent, str]]:
+        await _require_webhook(self._db, tenant, webhook_id)
+        async with self._db.session(readonly=True) as session:
+            return await diverted_store.page(session, tenant, webhook_id, limit, offset)
+
+    async def get(self, tenant: str, webhook_id: str, event_id: str) -> tuple[DivertedEvent, str]:
+        async with self._db.session(readonly=True) as session:
+            return _found(await diverted_store.get(session, tenant, webhook_id, event_id),
+                          event_id)
+
+    async def resend(self, tenant: str, webhook_id: str,
+                     event_id: str) -> tuple[DivertedEvent, str]:
+        async with self._db.session() as session, session.begin():
+            record, event_type = _found(
+                await diverted_store.get(session, tenant, webhook_id, event_id, True), event_id)
+            if record.resend_delivery_id is None:
+                await delivery_store.add_resend(session, record)
+        self._outbox.committed()
+        return record, event_type
+
+    async def delete(self, tenant: str, webhook_id: str, event_id: str) -> None:
+        async with self._db.session() as session, session.begin():
+            if not await diverted_store.remove(session, tenant, webhook_id, event_id):
+                raise NotFound(f"diverted event {event_id!r} not found")
+
+
+def _found(found, event_id: str):
+    if found is None:
+        raise NotFound(f"diverted event {event_id!r} not found")
+    return found

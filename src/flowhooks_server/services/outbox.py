@@ -1,0 +1,47 @@
+"""Publishing events: the event row and its deliveries in one transaction (the outbox), and
+a prompt wake-up of the delivery worker once it commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flowhooks_server import metrics
+from flowhooks_server.delivery.wakeups import Wakeups
+from flowhooks_server.storage import deliveries as delivery_store
+from flowhooks_server.storage import events as event_store
+from flowhooks_server.storage.db import Database
+from flowhooks_server.storage.models import Event
+
+
+@dataclass(frozen=True)
+class Published:
+    event: Event
+    delivery_ids: list[str]
+
+
+class Outbox:
+    def __init__(self, db: Database, wakeups: Wakeups):
+        self._db = db
+        self._wakeups = wakeups
+
+    async def add(self, session: AsyncSession, tenant: str, event_type: str, data: dict, *,
+                  workflow_id: str | None = None, workflow_run_id: str | None = None,
+                  only_webhook: str | None = None) -> Published:
+        """Within the caller's transaction; call `committed()` after it commits."""
+        event = await event_store.add(session, tenant, event_type, data,
+                                      workflow_id=workflow_id, workflow_run_id=workflow_run_id)
+        ids = await delivery_store.fan_out(session, event, only_webhook)
+        metrics.EVENTS_ACCEPTED.labels(type=event_type).inc()
+        return Published(event, ids)
+
+    def committed(self) -> None:
+        self._wakeups.outbox_changed()
+        self._wakeups.logs_written()
+
+    async def publish(self, tenant: str, event_type: str, data: dict, **kwargs) -> Published:
+        async with self._db.session() as session, session.begin():
+            published = await self.add(session, tenant, event_type, data, **kwargs)
+        self.committed()
+        return published

@@ -1,0 +1,270 @@
+"""The outbox (deliveries), its claims and leases, and the outcome of attempts.
+
+Every function takes the caller's session and leaves the transaction to it. Claims use
+`FOR UPDATE SKIP LOCKED` on PostgreSQL (several processes share the queue); on SQLite the
+write lock taken by `BEGIN IMMEDIATE` serialises claimers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from flowhooks_server.domain.catalog import covering_entries
+from flowhooks_server.ids import new_id
+from flowhooks_server.storage.db import dialect_insert
+from flowhooks_server.storage.models import (
+    Delivery,
+    DeliveryLog,
+    DivertedEvent,
+    Event,
+    Webhook,
+    WebhookEventType,
+    utcnow,
+)
+
+UNFINISHED = ("pending", "inflight", "held")
+OUTBOX_CHANNEL = "flowhooks_outbox"
+LOGS_CHANNEL = "flowhooks_logs"
+
+
+async def notify(session: AsyncSession, channel: str) -> None:
+    """On PostgreSQL, wake the other processes when this transaction commits."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_notify(:c, '')"), {"c": channel})
+
+
+async def fan_out(session: AsyncSession, event: Event,
+                  only_webhook: str | None = None) -> list[str]:
+    """One delivery per enabled webhook of the tenant subscribed to the event's type (or just
+    `only_webhook`, subscribed or not): pending, or held with a log entry when the webhook is
+    suspended. Returns the ids of the deliveries made."""
+    query = select(Webhook.id, Webhook.url, Webhook.suspended, Webhook.ordered).where(
+        Webhook.tenant_id == event.tenant_id)
+    if only_webhook is not None:
+        query = query.where(Webhook.id == only_webhook)
+    else:
+        query = query.where(Webhook.enabled.is_(True), Webhook.id.in_(
+            select(WebhookEventType.webhook_id).where(
+                WebhookEventType.tenant_id == event.tenant_id,
+                WebhookEventType.event_type.in_(sorted(covering_entries(event.type))))))
+    hooks = (await session.execute(query)).all()
+    if not hooks:
+        return []
+    now = utcnow()
+    rows, held_logs = [], []
+    for hook in hooks:
+        delivery_id = new_id("dlv")
+        status = "held" if hook.suspended else "pending"
+        rows.append({"id": delivery_id, "tenant_id": event.tenant_id, "event_id": event.id,
+                     "webhook_id": hook.id, "status": status, "ordered": hook.ordered,
+                     "attempt": 0, "next_attempt_at": now, "created_at": now,
+                     "updated_at": now})
+        if hook.suspended:
+            held_logs.append(log_row(
+                tenant_id=event.tenant_id, webhook_id=hook.id, delivery_id=delivery_id,
+                event_id=event.id, event_type=event.type, attempt=0, status="held",
+                url=hook.url, error="webhook is suspended", now=now))
+    await session.execute(insert(Delivery), rows)
+    if held_logs:
+        await session.execute(insert(DeliveryLog), held_logs)
+        await notify(session, LOGS_CHANNEL)
+    if len(held_logs) < len(rows):
+        await notify(session, OUTBOX_CHANNEL)
+    return [row["id"] for row in rows]
+
+
+def log_row(*, tenant_id: str, webhook_id: str, delivery_id: str, event_id: str,
+            event_type: str, attempt: int, status: str, url: str, now: datetime,
+            response_status_code: int | None = None, response_body: str | None = None,
+            duration_ms: int = 0, error: str | None = None, failure_trigger: str | None = None,
+            next_attempt_at: datetime | None = None, log_id: str | None = None) -> dict:
+    return {"id": log_id or new_id("log"), "tenant_id": tenant_id, "webhook_id": webhook_id,
+            "delivery_id": delivery_id, "event_id": event_id, "event_type": event_type,
+            "attempt": attempt, "status": status, "url": url,
+            "response_status_code": response_status_code, "response_body": response_body,
+            "duration_ms": duration_ms, "error": error, "failure_trigger": failure_trigger,
+            "created_at": now, "next_attempt_at": next_attempt_at}
+
+
+@dataclass(frozen=True)
+class Claimed:
+    seq: int
+    id: str
+    event: Event
+    webhook: Webhook
+    attempt: int
+    lease_expires_at: datetime
+
+
+async def claim(session: AsyncSession, owner: str, limit: int, margin_s: float) -> list[Claimed]:
+    """Lease up to `limit` due deliveries. An ordered delivery is due only when no earlier
+    delivery of its webhook is unfinished. The lease outlasts the longest timeout of the
+    batch by `margin_s`."""
+    now = utcnow()
+    earlier = aliased(Delivery)
+    blocked = exists().where(earlier.webhook_id == Delivery.webhook_id,
+                             earlier.seq < Delivery.seq, earlier.status.in_(UNFINISHED))
+    due = (select(Delivery.seq, Delivery.id, Delivery.event_id, Delivery.webhook_id,
+                  Delivery.attempt)
+           .where(Delivery.status == "pending", Delivery.next_attempt_at <= now,
+                  or_(Delivery.ordered.is_(False), not_(blocked)))
+           .order_by(Delivery.next_attempt_at, Delivery.seq)
+           .limit(limit)
+           .with_for_update(skip_locked=True, of=Delivery))
+    picked = (await session.execute(due)).all()
+    if not picked:
+        return []
+    hooks = {w.id: w for w in await session.scalars(
+        select(Webhook).where(Webhook.id.in_({p.webhook_id for p in picked})))}
+    events = {e.id: e for e in await session.scalars(
+        select(Event).where(Event.id.in_({p.event_id for p in picked})))}
+    longest_s = max(hooks[p.webhook_id].timeout_ms for p in picked) / 1000
+    lease = now + timedelta(seconds=longest_s + margin_s)
+    await session.execute(
+        update(Delivery.__table__)
+        .where(Delivery.__table__.c.seq == bindparam("b_seq"))
+        .values(status="inflight", attempt=bindparam("b_attempt"), lease_owner=owner,
+                lease_expires_at=lease, updated_at=now),
+        [{"b_seq": p.seq, "b_attempt": p.attempt + 1} for p in picked])
+    return [Claimed(p.seq, p.id, events[p.event_id], hooks[p.webhook_id], p.attempt + 1, lease)
+            for p in picked]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to record of one claimed delivery: its new state and its log entry."""
+
+    claimed: Claimed
+    status: str  # the delivery's: pending | succeeded | failed | diverted | held
+    log: dict
+    next_attempt_at: datetime | None = None
+    divert: bool = False
+    suspend: bool = False
+
+
+async def record(session: AsyncSession, owner: str, outcomes: Sequence[Outcome]) -> None:
+    """Write a batch of outcomes: delivery states, log entries, diverted records,
+    suspensions, and the end of resent diverted events that have now succeeded."""
+    now = utcnow()
+    table = Delivery.__table__
+    await session.execute(
+        update(table)
+        .where(table.c.seq == bindparam("b_seq"), table.c.lease_owner == owner)
+        .values(status=bindparam("b_status"), attempt=bindparam("b_attempt"),
+                next_attempt_at=bindparam("b_next"), last_error=bindparam("b_error"),
+                lease_owner=None, lease_expires_at=None, updated_at=now),
+        [{"b_seq": o.claimed.seq, "b_status": o.status, "b_attempt": o.log["attempt"],
+          "b_next": o.next_attempt_at or now, "b_error": o.log["error"]} for o in outcomes])
+    await session.execute(insert(DeliveryLog), [o.log for o in outcomes])
+    diverted = [o for o in outcomes if o.divert]
+    if diverted:
+        await _divert(session, diverted, now)
+    suspend = {o.claimed.webhook.id for o in outcomes if o.suspend}
+    if suspend:
+        await session.execute(
+            update(Webhook).where(Webhook.id.in_(suspend), Webhook.suspended.is_(False))
+            .values(suspended=True, suspended_at=now, updated_at=now)
+            .execution_options(synchronize_session=False))
+    succeeded = [o.claimed.id for o in outcomes if o.status == "succeeded"]
+    if succeeded:
+        await session.execute(
+            delete(DivertedEvent).where(DivertedEvent.resend_delivery_id.in_(succeeded)))
+    await notify(session, LOGS_CHANNEL)
+    if any(o.claimed.webhook.ordered or o.status == "pending" for o in outcomes):
+        await notify(session, OUTBOX_CHANNEL)
+
+
+async def _divert(session: AsyncSession, outcomes: Iterable[Outcome], now: datetime) -> None:
+    for o in outcomes:
+        values = {"failure_message": o.log["error"] or "", "failure_timestamp": now,
+                  "failure_trigger": o.log["failure_trigger"], "delivery_id": o.claimed.id,
+                  "request_locator": o.log["id"], "resend_delivery_id": None}
+        statement = dialect_insert(session, DivertedEvent).values(
+            id=new_id("div"), tenant_id=o.claimed.event.tenant_id,
+            webhook_id=o.claimed.webhook.id, event_id=o.claimed.event.id, created_at=now,
+            **values)
+        await session.execute(statement.on_conflict_do_update(
+            index_elements=[DivertedEvent.webhook_id, DivertedEvent.event_id], set_=values))
+
+
+async def release_owned(session: AsyncSession, owner: str) -> int:
+    """Give back this process's leases, uncounting the attempts that did not happen."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.lease_owner == owner, Delivery.status == "inflight")
+        .values(status="pending", attempt=Delivery.attempt - 1, lease_owner=None,
+                lease_expires_at=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    return result.rowcount
+
+
+async def reap_expired(session: AsyncSession, everything: bool = False) -> int:
+    """Make deliveries whose lease ran out (their process died) due again; `everything` takes
+    every lease, for a single-process database at start-up."""
+    condition = Delivery.status == "inflight"
+    if not everything:
+        condition = and_(condition, Delivery.lease_expires_at < utcnow())
+    result = await session.execute(
+        update(Delivery).where(condition)
+        .values(status="pending", lease_owner=None, lease_expires_at=None,
+                next_attempt_at=utcnow(), updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    if result.rowcount:
+        await notify(session, OUTBOX_CHANNEL)
+    return result.rowcount
+
+
+async def release_held(session: AsyncSession, webhook_id: str) -> int:
+    """Unsuspend: held deliveries become due, to go out one at a time in event order."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.webhook_id == webhook_id, Delivery.status == "held")
+        .values(status="pending", ordered=True, next_attempt_at=utcnow(), updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    if result.rowcount:
+        await notify(session, OUTBOX_CHANNEL)
+    return result.rowcount
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    return await session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending"))
+
+
+async def queue_stats(session: AsyncSession) -> tuple[int, datetime | None]:
+    """How many deliveries are pending or held, and the due time of the oldest due one."""
+    depth = await session.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.status.in_(("pending",
+                                                                               "held"))))
+    return depth or 0, await next_due(session)
+
+
+async def add_resend(session: AsyncSession, record: DivertedEvent) -> str:
+    """A fresh delivery of a diverted event; the record goes when it succeeds."""
+    now = utcnow()
+    delivery_id = new_id("dlv")
+    await session.execute(insert(Delivery).values(
+        id=delivery_id, tenant_id=record.tenant_id, event_id=record.event_id,
+        webhook_id=record.webhook_id, status="pending", ordered=False, attempt=0,
+        next_attempt_at=now, created_at=now, updated_at=now))
+    record.resend_delivery_id = delivery_id
+    await session.flush()
+    await notify(session, OUTBOX_CHANNEL)
+    return delivery_id
