@@ -104,6 +104,13 @@ class Stack:
                 self.proc.wait()
         return self.proc.returncode if self.proc else None
 
+    def kill(self) -> None:
+        """kill -9 the `flowhooks run` process (its Envoy follows, by its parent-death signal)
+        and reap it: a crash at an arbitrary moment, nothing shut down cleanly."""
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

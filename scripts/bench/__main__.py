@@ -8,10 +8,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from scripts.bench import listing
+from scripts.bench import delivery, listing, watchers
 from scripts.bench.common import BACKENDS
 
-BENCHMARKS = {"listing": listing.run}
+BENCHMARKS = {"listing": listing.run, "delivery": delivery.run,
+              "watchers": watchers.run}
 
 
 def main() -> None:

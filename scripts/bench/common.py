@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from dbutil import create_pg_database, drop_pg_database, sqlite_url  # noqa: E402
-from harness import Stack  # noqa: E402
+from harness import Stack, free_port  # noqa: E402, F401 - re-exported
 
 BACKENDS = ("sqlite", "postgres")
 

@@ -71,7 +71,7 @@ class App:
         self.outbox = Outbox(self.db, self.wakeups)
         self.feed = LogFeed(self.db, self.wakeups)
         self.logs = DeliveryLogs(self.db, self.feed)
-        self.tester = WebhookTester(self.db, self.outbox)
+        self.tester = WebhookTester(self.db, self.outbox, self.feed)
         self.diverted = DivertedEvents(self.db, self.outbox)
         self.sender = Sender(settings.allow_insecure_targets)
         self.worker = DeliveryWorker(self.db, self.sender, self.wakeups)
@@ -128,9 +128,11 @@ class App:
         await self.health.stop()
         await self.pruner.stop()
         await self.feed.stop()
+        # No new work once SIGTERM arrives: the worker stops claiming before the server
+        # drains its calls.
+        await self.worker.stop(grace_s)
         if self.server is not None:
             await self.server.stop(grace_s)
-        await self.worker.stop(grace_s)
         await self.sender.close()
         await self.wakeups.stop()
         await self.db.dispose()

@@ -70,6 +70,21 @@ async def test_default_failure_handling_when_omitted(rest, tenant):
         "alertEndpoint": "", "divert": True, "suspend": False}
 
 
+async def test_failure_handling_parts_left_out_take_defaults(rest, tenant):
+    body = {**VERBATIM, "failureHandling": {"triggers": ["5xx"]}}
+    status, created = await rest.call("POST", f"/event/{tenant.id}/webhooks", token=tenant.token,
+                                      json=body)
+    assert status == 200, created
+    handling = created["failureHandling"]
+    assert handling["triggers"] == ["5xx"]
+    assert handling["divert"] is True and handling["suspend"] is False
+    assert handling["retryStrategy"] == {"type": "exponential", "interval": "30s", "attempts": 8}
+    body["failureHandling"] = {"triggers": ["5xx"], "divert": False}
+    status, created = await rest.call("POST", f"/event/{tenant.id}/webhooks", token=tenant.token,
+                                      json=body)
+    assert status == 200 and created["failureHandling"]["divert"] is False
+
+
 async def test_secret_is_write_only(rest, tenant, stack):
     created = await create(rest, tenant)
     status, got = await rest.call("GET", f"{base(tenant)}/{created['locator']}",

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
+from harness import wait_for
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from tenancy import field_violations
 
@@ -41,8 +42,14 @@ async def test_signed_delivery_over_tls_verifies(irest, itenant, tls_receiver, p
     assert payload["workflow_id"] == "wf_test"
     assert payload["data"]["run"] == "r1" and payload["timestamp"].endswith("Z")
 
-    status, logs = await irest.call("GET", f"/webhooks/{hook_id}/logs", token=itenant.token)
-    assert status == 200 and len(logs) == 1
+    async def recorded():
+        status, logs = await irest.call("GET", f"/webhooks/{hook_id}/logs", token=itenant.token)
+        assert status == 200
+        return logs
+
+    await wait_for(recorded)  # the outcome is written just after the receiver answers
+    logs = await recorded()
+    assert len(logs) == 1
     entry = logs[0]
     assert entry["status"] == "succeeded" and entry["responseStatusCode"] == 200
     assert entry["eventId"] == event_id and entry["attempt"] == 1

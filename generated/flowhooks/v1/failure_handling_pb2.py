@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#flowhooks/v1/failure_handling.proto\x12\x0c\x66lowhooks.v1\x1a\x1egoogle/protobuf/duration.proto\"\\\n\rRetryStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12+\n\x08interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\x05\"\x91\x01\n\x0f\x46\x61ilureHandling\x12\x10\n\x08triggers\x18\x01 \x03(\t\x12\x33\n\x0eretry_strategy\x18\x02 \x01(\x0b\x32\x1b.flowhooks.v1.RetryStrategy\x12\x16\n\x0e\x61lert_endpoint\x18\x03 \x01(\t\x12\x0e\n\x06\x64ivert\x18\x04 \x01(\x08\x12\x0f\n\x07suspend\x18\x05 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#flowhooks/v1/failure_handling.proto\x12\x0c\x66lowhooks.v1\x1a\x1egoogle/protobuf/duration.proto\"\\\n\rRetryStrategy\x12\x0c\n\x04type\x18\x01 \x01(\t\x12+\n\x08interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08\x61ttempts\x18\x03 \x01(\x05\"\xa1\x01\n\x0f\x46\x61ilureHandling\x12\x10\n\x08triggers\x18\x01 \x03(\t\x12\x33\n\x0eretry_strategy\x18\x02 \x01(\x0b\x32\x1b.flowhooks.v1.RetryStrategy\x12\x16\n\x0e\x61lert_endpoint\x18\x03 \x01(\t\x12\x13\n\x06\x64ivert\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x0f\n\x07suspend\x18\x05 \x01(\x08\x42\t\n\x07_divertb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,5 +35,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RETRYSTRATEGY']._serialized_start=85
   _globals['_RETRYSTRATEGY']._serialized_end=177
   _globals['_FAILUREHANDLING']._serialized_start=180
-  _globals['_FAILUREHANDLING']._serialized_end=325
+  _globals['_FAILUREHANDLING']._serialized_end=341
 # @@protoc_insertion_point(module_scope)

@@ -28,7 +28,7 @@ class DeliveryLogServicer(delivery_logs_pb2_grpc.DeliveryLogServiceServicer):
     async def WatchLogs(self, request, context):
         tenant = current().require_tenant()
         cursor = parse_cursor(request.cursor)
-        entries = self._logs.watch(tenant, request.webhook_id, request.event_type, cursor)
+        entries = await self._logs.watch(tenant, request.webhook_id, request.event_type, cursor)
         # Headers go out now, so an HTTP client sees the stream open before the first entry.
         await context.send_initial_metadata(())
         async for entry in entries:

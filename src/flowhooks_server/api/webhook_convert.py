@@ -43,7 +43,7 @@ def failure_handling_in(message: failure_handling_pb2.FailureHandling) -> Failur
         triggers=tuple(message.triggers) or NAMED_TRIGGERS,
         retry=retry,
         alert_endpoint=message.alert_endpoint,
-        divert=message.divert,
+        divert=message.divert if message.HasField("divert") else DEFAULT_FAILURE_HANDLING.divert,
         suspend=message.suspend,
     )
 

@@ -51,6 +51,8 @@ class _Recent:
 class Watcher:
     def __init__(self, where: LogFilter, cursor: int):
         self.where = where
+        # The client has everything up to `floor` (the cursor it resumed from): never again.
+        self.floor = cursor
         self.cursor = cursor
         self.queue: asyncio.Queue[DeliveryLog] = asyncio.Queue(QUEUE_SIZE)
         self.lagging = False
@@ -63,12 +65,15 @@ class Watcher:
         try:
             self.queue.put_nowait(entry)
         except asyncio.QueueFull:
+            log.info("watcher fell behind; catching up from the database",
+                     extra={"cursor": self.cursor})
             self.lagging = True
             self.queue = asyncio.Queue(QUEUE_SIZE)
         self.wake.set()
 
     def fresh(self, entry: DeliveryLog) -> bool:
-        if entry.seq <= self.cursor - LOOKBACK or not self.recent.add(entry.seq):
+        if entry.seq <= self.floor or entry.seq <= self.cursor - LOOKBACK \
+                or not self.recent.add(entry.seq):
             return False
         self.cursor = max(self.cursor, entry.seq)
         return True
@@ -101,15 +106,21 @@ class LogFeed:
         async with self._db.session(readonly=True) as session:
             return await log_store.last_seq(session)
 
-    async def watch(self, where: LogFilter, cursor: int | None) -> AsyncIterator[DeliveryLog]:
-        """Entries after `cursor` (from now when None): first those missed, then live ones."""
-        watcher = Watcher(where, await self.current_cursor() if cursor is None else cursor)
+    async def watch(self, where: LogFilter, cursor: int) -> AsyncIterator[DeliveryLog]:
+        """Entries after `cursor` (see `current_cursor` for "from now"): first those missed,
+        from the database, then live ones."""
+        watcher = Watcher(where, cursor)
         self._watchers.add(watcher)
-        if self._position is None or self._position > watcher.cursor:
-            self._position = watcher.cursor
+        if self._position is None:
+            # The feed was idle: follow from the newest entry. Older ones are the replay's;
+            # rewinding to the watcher's cursor would re-read (and re-offer) history.
+            position = await self.current_cursor()
+            if self._position is None:
+                self._position = position
         try:
+            start = watcher.floor
             while not self._closed:
-                async for entry in self._replay(watcher):
+                async for entry in self._replay(watcher, start):
                     yield entry
                 while not watcher.lagging and not self._closed:
                     if watcher.queue.empty():
@@ -119,19 +130,23 @@ class LogFeed:
                     entry = watcher.queue.get_nowait()
                     if watcher.fresh(entry):
                         yield entry
+                # Fell behind: catch up from the database, re-reading the lookback window for
+                # entries committed late (duplicates are dropped by `fresh`).
                 watcher.lagging = False
+                start = max(watcher.floor, watcher.cursor - LOOKBACK)
         finally:
             self._watchers.discard(watcher)
 
-    async def _replay(self, watcher: Watcher) -> AsyncIterator[DeliveryLog]:
+    async def _replay(self, watcher: Watcher, start: int) -> AsyncIterator[DeliveryLog]:
         while True:
             async with self._db.session(readonly=True) as session:
-                rows = await log_store.after(session, watcher.where, watcher.cursor, PAGE)
+                rows = await log_store.after(session, watcher.where, start, PAGE)
             for entry in rows:
                 if watcher.fresh(entry):
                     yield entry
             if len(rows) < PAGE:
                 return
+            start = rows[-1].seq
 
     async def _follow(self) -> None:
         while True:

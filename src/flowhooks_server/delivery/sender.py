@@ -76,11 +76,16 @@ class Sender:
         parts = urlsplit(url)
         if parts.scheme != "https":
             return "refused target: only https:// targets are allowed"
+        host = parts.hostname or ""
         try:
-            ipaddress.ip_address(parts.hostname or "")
+            ipaddress.ip_address(host)
         except ValueError:
-            return None
-        reason = address_refusal(parts.hostname)
+            legacy = _legacy_ipv4(host)
+            if legacy is None:
+                return None  # a name: the resolver checks what it resolves to
+            reason = address_refusal(legacy)
+            return f"refused target: {host} means {reason}" if reason else None
+        reason = address_refusal(host)
         return f"refused target: {reason}" if reason else None
 
     async def post(self, url: str, body: bytes, headers: list[tuple[str, str]],
@@ -105,6 +110,17 @@ class Sender:
         elapsed = round((time.perf_counter() - started) * 1000)
         return Sent(result, kept.decode(errors="replace") if kept is not None else None,
                     elapsed)
+
+
+def _legacy_ipv4(host: str) -> str | None:
+    """The address a legacy numeric IPv4 form (`127.1`, `2130706433`, `0x7f.0.0.1`) stands
+    for, or None when `host` is not one."""
+    if not host[:1].isdigit() or any(c not in "0123456789abcdefxABCDEFX." for c in host):
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 async def _read_prefix(stream: aiohttp.StreamReader, limit: int) -> bytes:

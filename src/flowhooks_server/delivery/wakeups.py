@@ -1,5 +1,5 @@
-"""Prompt wake-ups: in-process events set after a local commit, and on PostgreSQL a
-LISTEN connection that sets them when another process commits (its NOTIFY)."""
+"""Prompt wake-ups: in-process events set after a local commit, and, when another process
+commits, a LISTEN connection on PostgreSQL (its NOTIFY) or a `data_version` poll on SQLite."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import logging
 import psycopg
 from sqlalchemy.engine import make_url
 
+from flowhooks_server.delivery import sqlite_changes
+from flowhooks_server.storage.db import sqlite_file
 from flowhooks_server.storage.deliveries import LOGS_CHANNEL, OUTBOX_CHANNEL
 
 log = logging.getLogger("flowhooks.wakeups")
@@ -30,8 +32,17 @@ class Wakeups:
         self.logs.set()
 
     async def start(self) -> None:
-        if self._url and make_url(self._url).get_backend_name() == "postgresql":
+        if not self._url:
+            return
+        if make_url(self._url).get_backend_name() == "postgresql":
             self._task = asyncio.create_task(self._listen(), name="pg-listen")
+        elif (path := sqlite_file(self._url)) is not None:
+            self._task = asyncio.create_task(
+                sqlite_changes.follow(path, self._everything_changed), name="sqlite-follow")
+
+    def _everything_changed(self) -> None:
+        self.outbox.set()
+        self.logs.set()
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -19,7 +19,7 @@ from flowhooks_server.delivery.sender import Sender
 from flowhooks_server.delivery.wakeups import Wakeups
 from flowhooks_server.domain.payloads import EventView, delivery_headers, render_body
 from flowhooks_server.domain.retries import decide
-from flowhooks_server.domain.webhooks import FailureHandling
+from flowhooks_server.domain.webhooks import MAX_TIMEOUT_S, FailureHandling
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage import deliveries as store
 from flowhooks_server.storage.db import Database
@@ -31,6 +31,9 @@ ROTATION_OVERLAP = timedelta(hours=24)
 LEASE_MARGIN_S = 15.0
 IDLE_POLL_S = 0.25
 REAP_EVERY_S = 5.0
+# Renewed every REAP_EVERY_S: covers the longest attempt (30 s) with room to spare.
+LEASE_RENEWAL = timedelta(seconds=MAX_TIMEOUT_S + LEASE_MARGIN_S)
+STRANDED_LOOKBACK = timedelta(minutes=5)  # ≫ REAP_EVERY_S; start-up looks at everything
 ALERT_TIMEOUT_S = 10.0
 
 
@@ -45,6 +48,7 @@ class DeliveryWorker:
         self._per_webhook = per_webhook
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
         self._inflight: set[asyncio.Task] = set()
+        self._alerts: set[asyncio.Task] = set()
         self._slots = asyncio.Semaphore(concurrency)
         self._webhook_slots: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_webhook))
@@ -56,6 +60,7 @@ class DeliveryWorker:
     async def start(self, single_process: bool) -> None:
         async with self._db.session() as session, session.begin():
             await store.reap_expired(session, everything=single_process)
+            await store.release_stranded(session)
         self._tasks = [asyncio.create_task(self._claim_loop(), name="delivery-claim"),
                        asyncio.create_task(self._record_loop(), name="delivery-record"),
                        asyncio.create_task(self._reap_loop(), name="delivery-reap")]
@@ -68,8 +73,8 @@ class DeliveryWorker:
         reap.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await claim
-        if self._inflight:
-            await asyncio.wait(self._inflight, timeout=grace_s)
+        if self._inflight or self._alerts:
+            await asyncio.wait(self._inflight | self._alerts, timeout=grace_s)
         for task in self._inflight:
             task.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
@@ -112,8 +117,9 @@ class DeliveryWorker:
             raise
         for _ in range(free - len(claimed)):
             self._slots.release()
+        bodies: dict[tuple[str, str], tuple[bytes, str]] = {}  # a fan-out renders once
         for job in claimed:
-            task = asyncio.create_task(self._attempt(job))
+            task = asyncio.create_task(self._attempt(job, bodies))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
         return claimed
@@ -142,8 +148,14 @@ class DeliveryWorker:
             await asyncio.sleep(REAP_EVERY_S)
             try:
                 async with self._db.session() as session, session.begin():
-                    if await store.reap_expired(session):
-                        self._wakeups.outbox_changed()
+                    # Our own claims first: queued behind a slow webhook they may outlive
+                    # their first lease, and only a dead process's leases may run out.
+                    await store.renew_leases(session, self.owner, utcnow() + LEASE_RENEWAL)
+                    reaped = await store.reap_expired(session)
+                    released = await store.release_stranded(
+                        session, since=utcnow() - STRANDED_LOOKBACK)
+                if reaped or released:
+                    self._wakeups.outbox_changed()
                 async with self._db.session(readonly=True) as session:
                     depth, oldest = await store.queue_stats(session)
                 metrics.QUEUE_DEPTH.set(depth)
@@ -154,20 +166,43 @@ class DeliveryWorker:
 
     # -- attempting -----------------------------------------------------------------------
 
-    async def _attempt(self, job: store.Claimed) -> None:
+    async def _attempt(self, job: store.Claimed, bodies: dict) -> None:
         try:
             if job.webhook.suspended:
                 self._push(_held(job))
                 return
             async with self._webhook_slots[job.webhook.id]:
-                outcome = await self._send(job)
+                if not await self._lease_covers_attempt(job):
+                    return
+                try:
+                    outcome = await self._send(job, bodies)
+                except Exception as exc:
+                    # Unrecorded, the delivery would be reaped and attempted again forever.
+                    log.exception("delivery attempt crashed", extra={"delivery": job.id})
+                    outcome = _crashed(job, exc)
             self._push(outcome)
         finally:
             self._slots.release()
 
-    async def _send(self, job: store.Claimed) -> store.Outcome:
+    async def _lease_covers_attempt(self, job: store.Claimed) -> bool:
+        """A delivery that waited for its webhook's slot may have little lease left: extend
+        it so the attempt ends well inside it (no second concurrent attempt elsewhere)."""
+        needed = timedelta(seconds=job.webhook.timeout_ms / 1000 + LEASE_MARGIN_S / 2)
+        if job.lease_expires_at - utcnow() >= needed:
+            return True
+        until = utcnow() + needed + timedelta(seconds=LEASE_MARGIN_S / 2)
+        async with self._db.session() as session, session.begin():
+            kept = await store.extend_lease(session, job, self.owner, until)
+        if not kept:
+            log.warning("lease lost before the attempt", extra={"delivery": job.id})
+        return kept
+
+    async def _send(self, job: store.Claimed, bodies: dict) -> store.Outcome:
         hook, event = job.webhook, job.event
-        body, content_type = render_body(_view(event), hook.format)
+        key = (event.id, hook.format)
+        if key not in bodies:
+            bodies[key] = render_body(_view(event), hook.format)
+        body, content_type = bodies[key]
         now = utcnow()
         headers = delivery_headers(msg_id=event.id, timestamp=int(now.timestamp()), body=body,
                                    content_type=content_type, custom=hook.headers,
@@ -196,8 +231,11 @@ class DeliveryWorker:
             "status": log_status, "http_status": sent.result.status, "error": error,
             "duration_ms": sent.duration_ms})
         if final and policy.alert_endpoint:
-            asyncio.create_task(self._alert(policy.alert_endpoint, hook.id, event.id,
-                                            decision.trigger, error))
+            # Held by reference: the event loop keeps only weak references to tasks.
+            alert = asyncio.create_task(self._alert(policy.alert_endpoint, hook.id, event.id,
+                                                    decision.trigger, error))
+            self._alerts.add(alert)
+            alert.add_done_callback(self._alerts.discard)
         return store.Outcome(job, delivery_status, entry, decision.next_attempt_at,
                              divert=final and policy.divert, suspend=final and policy.suspend)
 
@@ -256,6 +294,15 @@ def _signing_secrets(hook, now: datetime) -> list[str]:
             and now - hook.secret_rotated_at < ROTATION_OVERLAP:
         secrets.append(hook.previous_secret)
     return secrets
+
+
+def _crashed(job: store.Claimed, exc: Exception) -> store.Outcome:
+    event = job.event
+    entry = store.log_row(
+        tenant_id=event.tenant_id, webhook_id=job.webhook.id, delivery_id=job.id,
+        event_id=event.id, event_type=event.type, attempt=job.attempt, status="failed",
+        url=job.webhook.url, now=utcnow(), error=f"internal error: {type(exc).__name__}")
+    return store.Outcome(job, "failed", entry)
 
 
 def _held(job: store.Claimed) -> store.Outcome:

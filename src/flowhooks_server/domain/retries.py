@@ -11,6 +11,8 @@ from email.utils import parsedate_to_datetime
 from flowhooks_server.domain.webhooks import FailureHandling
 
 MAX_RETRY_AFTER_S = 3600.0
+# Any interval ≥ 0 is valid, so waits are capped: `now + wait` must stay a real timestamp.
+MAX_WAIT_S = 30 * 86400.0
 # A retry is never scheduled sooner than this, so "now" never becomes "in the past".
 MIN_WAIT_S = 0.001
 
@@ -66,7 +68,8 @@ def decide(result: Result, attempt: int, policy: FailureHandling, now: datetime,
     honoured = retry_after_s(result, now)
     if honoured is not None:
         wait = max(wait, honoured)
-    return Decision("retrying", trigger, now + timedelta(seconds=max(wait, MIN_WAIT_S)))
+    wait = min(max(wait, MIN_WAIT_S), MAX_WAIT_S)
+    return Decision("retrying", trigger, now + timedelta(seconds=wait))
 
 
 def backoff_s(policy: FailureHandling, k: int, rng: random.Random | None = None) -> float:

@@ -5,6 +5,7 @@ and by the delivery worker on the address it actually connects to."""
 from __future__ import annotations
 
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
 MAX_URL = 2048
@@ -44,10 +45,26 @@ def url_refusal(url: str, allow_insecure: bool) -> str | None:
         return None
     if parts.scheme != "https":
         return "must use https://"
+    host = host.rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return "must not point at localhost"
-    try:
-        refusal = address_refusal(host)
-    except ValueError:
+    address = _literal_address(host)
+    if address is None:
         return None  # a hostname: checked again on the address connected to
+    refusal = address_refusal(address)
     return f"must not point at a non-public address: {refusal}" if refusal else None
+
+
+def _literal_address(host: str) -> str | None:
+    """The IP address a host names literally, old numeric IPv4 forms (`127.1`, `2130706433`,
+    `0x7f.1`) included, as resolvers read them; None for a hostname."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if all(part and (part.isdigit() or part.lower().startswith("0x")) for part in host.split(".")):
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None

@@ -4,7 +4,6 @@ diverted events."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
 from flowhooks_server.delivery.feed import LogFeed
@@ -21,13 +20,15 @@ from flowhooks_server.storage.models import DeliveryLog, DivertedEvent
 
 TEST_EVENT_TYPE = "workflow.completed"
 TEST_WAIT_MARGIN_S = 5.0
+BAD_CURSOR = "must be the cursor of an earlier log entry"
+MAX_CURSOR = 2**63 - 1  # a 64-bit sequence value
 
 
 def parse_cursor(raw: str) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit():
-        raise InvalidArgument([("cursor", "must be the cursor of an earlier log entry")])
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_CURSOR:
+        raise InvalidArgument([("cursor", BAD_CURSOR)])
     return int(raw)
 
 
@@ -59,36 +60,47 @@ class DeliveryLogs:
 
     async def watch(self, tenant: str, webhook_id: str, event_type: str,
                     cursor: int | None) -> AsyncIterator[DeliveryLog]:
+        """Check the request and fix where the watch starts (now, when `cursor` is None)
+        before anything is streamed: an unknown webhook is an error status, not a stream
+        that opens and then fails, and "now" is the moment the stream opened."""
         if webhook_id:
             await _require_webhook(self._db, tenant, webhook_id)
-        async for entry in self._feed.watch(LogFilter(tenant, webhook_id, event_type), cursor):
-            yield entry
+        newest = await self._feed.current_cursor()
+        if cursor is None:
+            cursor = newest
+        elif cursor > newest:
+            # Never handed out (seqs only grow): the entries up to it would never be shown.
+            raise InvalidArgument([("cursor", BAD_CURSOR)])
+        return self._feed.watch(LogFilter(tenant, webhook_id, event_type), cursor)
 
 
 class WebhookTester:
     """`POST /webhooks/{id}/test`: a test event through the real pipeline, answered with the
     log entry of its first attempt."""
 
-    def __init__(self, db: Database, outbox: Outbox):
+    def __init__(self, db: Database, outbox: Outbox, feed: LogFeed):
         self._db = db
         self._outbox = outbox
+        self._feed = feed
 
     async def test(self, tenant: str, webhook_id: str) -> DeliveryLog:
         hook = await _require_webhook(self._db, tenant, webhook_id)
         run_id = new_id("run")
+        cursor = await self._feed.current_cursor()
         published = await self._outbox.publish(
             tenant, TEST_EVENT_TYPE,
             {"workflow_run_id": run_id, "workflow_id": "test", "workflow_name": "test",
              "status": "succeeded", "test": True},
             workflow_id="test", workflow_run_id=run_id, only_webhook=webhook_id)
         delivery_id = published.delivery_ids[0]
-        deadline = time.monotonic() + hook.timeout_ms / 1000 + TEST_WAIT_MARGIN_S
-        while time.monotonic() < deadline:
-            async with self._db.session(readonly=True) as session:
-                entry = await log_store.first_of_delivery(session, delivery_id)
-            if entry is not None:
-                return entry
-            await asyncio.sleep(0.02)
+        wait_s = hook.timeout_ms / 1000 + TEST_WAIT_MARGIN_S
+        try:
+            async with asyncio.timeout(wait_s):
+                async for entry in self._feed.watch(LogFilter(tenant, webhook_id), cursor):
+                    if entry.delivery_id == delivery_id:
+                        return entry
+        except TimeoutError:
+            pass
         raise Unavailable(f"the test delivery {delivery_id} was not attempted in time")
 
 

@@ -60,6 +60,7 @@ class Database:
         self._reader = self.engine.execution_options(**{_READONLY: True})
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self._reader, expire_on_commit=False)
+        self._write_lock = asyncio.Lock()
 
     @property
     def is_postgres(self) -> bool:
@@ -73,7 +74,13 @@ class Database:
     async def session(self, readonly: bool = False) -> AsyncIterator[AsyncSession]:
         """A session; use `session.begin()` for a transaction. `readonly` only matters on
         SQLite, where it lets the session read without taking the write lock."""
-        async with (self._read_sessions if readonly else self._sessions)() as session:
+        if readonly or not self._sqlite:
+            async with (self._read_sessions if readonly else self._sessions)() as session:
+                yield session
+            return
+        # One writer at a time per process: SQLite has one write lock, and a connection that
+        # waits for it in SQLite's busy handler sleeps in steps of up to 100 ms.
+        async with self._write_lock, self._sessions() as session:
             yield session
 
     async def ping(self) -> bool:

@@ -6,7 +6,7 @@ write lock taken by `BEGIN IMMEDIATE` serialises claimers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +23,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -107,7 +108,7 @@ def log_row(*, tenant_id: str, webhook_id: str, delivery_id: str, event_id: str,
 class Claimed:
     seq: int
     id: str
-    event: Event
+    event: Row  # id, type, tenant_id, workflow_id, created_at, data of the event
     webhook: Webhook
     attempt: int
     lease_expires_at: datetime
@@ -133,8 +134,10 @@ async def claim(session: AsyncSession, owner: str, limit: int, margin_s: float) 
         return []
     hooks = {w.id: w for w in await session.scalars(
         select(Webhook).where(Webhook.id.in_({p.webhook_id for p in picked})))}
-    events = {e.id: e for e in await session.scalars(
-        select(Event).where(Event.id.in_({p.event_id for p in picked})))}
+    # Plain rows, not ORM objects: a claim may carry hundreds of events.
+    events = {e.id: e for e in await session.execute(
+        select(Event.id, Event.type, Event.tenant_id, Event.workflow_id, Event.created_at,
+               Event.data).where(Event.id.in_({p.event_id for p in picked})))}
     longest_s = max(hooks[p.webhook_id].timeout_ms for p in picked) / 1000
     lease = now + timedelta(seconds=longest_s + margin_s)
     await session.execute(
@@ -172,7 +175,7 @@ async def record(session: AsyncSession, owner: str, outcomes: Sequence[Outcome])
                 lease_owner=None, lease_expires_at=None, updated_at=now),
         [{"b_seq": o.claimed.seq, "b_status": o.status, "b_attempt": o.log["attempt"],
           "b_next": o.next_attempt_at or now, "b_error": o.log["error"]} for o in outcomes])
-    await session.execute(insert(DeliveryLog), [o.log for o in outcomes])
+    await session.execute(insert(DeliveryLog.__table__), [o.log for o in outcomes])
     diverted = [o for o in outcomes if o.divert]
     if diverted:
         await _divert(session, diverted, now)
@@ -186,13 +189,25 @@ async def record(session: AsyncSession, owner: str, outcomes: Sequence[Outcome])
     if succeeded:
         await session.execute(
             delete(DivertedEvent).where(DivertedEvent.resend_delivery_id.in_(succeeded)))
+    # A resend that ended outside the triggers leaves its record resendable again.
+    failed = [o.claimed.id for o in outcomes if o.status == "failed"]
+    if failed:
+        await session.execute(
+            update(DivertedEvent).where(DivertedEvent.resend_delivery_id.in_(failed))
+            .values(resend_delivery_id=None).execution_options(synchronize_session=False))
     await notify(session, LOGS_CHANNEL)
     if any(o.claimed.webhook.ordered or o.status == "pending" for o in outcomes):
         await notify(session, OUTBOX_CHANNEL)
 
 
-async def _divert(session: AsyncSession, outcomes: Iterable[Outcome], now: datetime) -> None:
-    for o in outcomes:
+async def _divert(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
+    # A webhook deleted during the attempt takes its diverted events with it; inserting one
+    # would break the foreign key and fail the whole batch. The key-share lock keeps the
+    # webhooks found here from being deleted before the insert.
+    alive = set(await session.scalars(
+        select(Webhook.id).where(Webhook.id.in_({o.claimed.webhook.id for o in outcomes}))
+        .with_for_update(read=True, key_share=True)))
+    for o in (o for o in outcomes if o.claimed.webhook.id in alive):
         values = {"failure_message": o.log["error"] or "", "failure_timestamp": now,
                   "failure_trigger": o.log["failure_trigger"], "delivery_id": o.claimed.id,
                   "request_locator": o.log["id"], "resend_delivery_id": None}
@@ -202,6 +217,30 @@ async def _divert(session: AsyncSession, outcomes: Iterable[Outcome], now: datet
             **values)
         await session.execute(statement.on_conflict_do_update(
             index_elements=[DivertedEvent.webhook_id, DivertedEvent.event_id], set_=values))
+
+
+async def renew_leases(session: AsyncSession, owner: str, until: datetime) -> int:
+    """The heartbeat of a live process: every lease it holds now lasts until `until`."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.lease_owner == owner, Delivery.status == "inflight",
+               Delivery.lease_expires_at < until)
+        .values(lease_expires_at=until)
+        .execution_options(synchronize_session=False))
+    return result.rowcount
+
+
+async def extend_lease(session: AsyncSession, claimed: Claimed, owner: str,
+                       until: datetime) -> bool:
+    """Push a claim's lease further out; False if that claim is no longer held (it expired
+    and the delivery was claimed again, by this process or another)."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.seq == claimed.seq, Delivery.lease_owner == owner,
+               Delivery.attempt == claimed.attempt, Delivery.status == "inflight")
+        .values(lease_expires_at=until)
+        .execution_options(synchronize_session=False))
+    return result.rowcount > 0
 
 
 async def release_owned(session: AsyncSession, owner: str) -> int:
@@ -236,6 +275,24 @@ async def release_held(session: AsyncSession, webhook_id: str) -> int:
     result = await session.execute(
         update(Delivery)
         .where(Delivery.webhook_id == webhook_id, Delivery.status == "held")
+        .values(status="pending", ordered=True, next_attempt_at=utcnow(), updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    if result.rowcount:
+        await notify(session, OUTBOX_CHANNEL)
+    return result.rowcount
+
+
+async def release_stranded(session: AsyncSession, since: datetime | None = None) -> int:
+    """Held deliveries of a webhook that is not suspended, left by a publish or an attempt
+    that raced an unsuspend, become due as if released by it. `since` limits the look to
+    rows written after it (strays are found soon after they are written)."""
+    active = select(Webhook.id).where(Webhook.suspended.is_(False))
+    condition = and_(Delivery.status == "held", Delivery.webhook_id.in_(active))
+    if since is not None:
+        condition = and_(condition, Delivery.updated_at >= since)
+    result = await session.execute(
+        update(Delivery)
+        .where(condition)
         .values(status="pending", ordered=True, next_attempt_at=utcnow(), updated_at=utcnow())
         .execution_options(synchronize_session=False))
     if result.rowcount:
