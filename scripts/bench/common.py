@@ -3,6 +3,7 @@ and a uniform report line."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import secrets
 import statistics
@@ -80,3 +81,14 @@ async def timed(call: Callable[[], Awaitable[object]], repeat: int, warmup: int 
 
 def report(title: str, line: str) -> None:
     print(f"  {title:<48} {line}", flush=True)
+
+
+async def until(predicate: Callable[[], Awaitable[bool]], timeout_s: float,
+                interval_s: float = 0.02) -> None:
+    """Poll `predicate` until it holds; TimeoutError after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(interval_s)
+    raise TimeoutError(f"not done within {timeout_s}s")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 import sys
 import time
 import uuid
@@ -32,7 +31,15 @@ from flowhooks_server.storage.models import (
     WebhookEventType,
     utcnow,
 )
-from scripts.bench.common import Latency, Stack, database, free_port, report, running_stack
+from scripts.bench.common import (
+    Latency,
+    Stack,
+    database,
+    free_port,
+    report,
+    running_stack,
+    until,
+)
 
 THROUGHPUT_EVENTS = 20_000
 BASELINE_POSTS = 20_000
@@ -47,7 +54,8 @@ DATA = {"workflow_run_id": "run_bench", "workflow_id": "wf_bench", "status": "su
 @contextlib.asynccontextmanager
 async def sink():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "scripts.bench.sink", str(port)])
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "scripts.bench.sink",
+                                                str(port))
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
@@ -59,7 +67,7 @@ async def sink():
             yield url, http
     finally:
         proc.terminate()
-        proc.wait()
+        await proc.wait()
 
 
 async def sink_count(http, url: str) -> int:
@@ -175,8 +183,10 @@ async def _throughput(db: Database, url: str, http, base: float) -> None:
     started = time.perf_counter()
     await seed_backlog(db, tenant, hooks, THROUGHPUT_EVENTS)
     await wait_count(http, url, THROUGHPUT_EVENTS, 300)
-    while await logged(db) < before + THROUGHPUT_EVENTS:
-        await asyncio.sleep(0.01)
+    async def all_logged() -> bool:
+        return await logged(db) >= before + THROUGHPUT_EVENTS
+
+    await until(all_logged, 60, 0.01)
     rate = THROUGHPUT_EVENTS / (time.perf_counter() - started)
     report(f"throughput, {THROUGHPUT_EVENTS:,} deliveries logged",
            f"{rate:8.0f} deliveries/s  = {rate / base:5.1%} of baseline")

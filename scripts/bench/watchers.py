@@ -16,7 +16,7 @@ import aiohttp
 from flowhooks_server.delivery.wakeups import Wakeups
 from flowhooks_server.services.outbox import Outbox
 from flowhooks_server.storage.db import Database
-from scripts.bench.common import Latency, report, running_stack
+from scripts.bench.common import Latency, report, running_stack, until
 from scripts.bench.delivery import DATA, seed_webhooks, sink
 
 RATE, SECONDS = 50, 5
@@ -57,9 +57,11 @@ async def _round(stack, db: Database, sink_url: str, watchers: int) -> Latency:
             delay = started + (i + 1) / RATE - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-        deadline = time.monotonic() + 30
-        while count[0] < total * watchers and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        async def everyone_got_everything() -> bool:
+            return count[0] >= total * watchers
+
+        with contextlib.suppress(TimeoutError):
+            await until(everyone_got_everything, 30, 0.05)
         for task in tasks:
             task.cancel()
         for task in tasks:
