@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 
@@ -88,6 +89,10 @@ class LogFeed:
         self._recent = _Recent()
         self._task: asyncio.Task | None = None
         self._closed = False
+        self._waiters: dict[str, asyncio.Future[DeliveryLog]] = {}
+        # Only several writers (PostgreSQL processes) can commit seqs out of order.
+        self._lookback = LOOKBACK if db.is_postgres else 0
+        self._last_lookback = 0.0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._follow(), name="log-feed")
@@ -137,6 +142,23 @@ class LogFeed:
         finally:
             self._watchers.discard(watcher)
 
+    async def first_entry(self, delivery_id: str, timeout_s: float) -> DeliveryLog | None:
+        """The first log entry of a delivery, waiting up to `timeout_s` for it."""
+        waiter = self._waiters.setdefault(delivery_id, asyncio.get_running_loop().create_future())
+        try:
+            if self._position is None:
+                self._position = await self.current_cursor()
+            async with self._db.session(readonly=True) as session:
+                entry = await log_store.first_of_delivery(session, delivery_id)
+            if entry is not None:
+                return entry
+            async with asyncio.timeout(timeout_s):
+                return await waiter
+        except TimeoutError:
+            return None
+        finally:
+            self._waiters.pop(delivery_id, None)
+
     async def _replay(self, watcher: Watcher, start: int) -> AsyncIterator[DeliveryLog]:
         while True:
             async with self._db.session(readonly=True) as session:
@@ -154,7 +176,7 @@ class LogFeed:
                 async with asyncio.timeout(RECHECK_S):
                     await self._wakeups.logs.wait()
             self._wakeups.logs.clear()
-            if not self._watchers or self._position is None:
+            if not (self._watchers or self._waiters) or self._position is None:
                 self._position = None
                 continue
             try:
@@ -164,13 +186,19 @@ class LogFeed:
                 await asyncio.sleep(RECHECK_S)
 
     async def _read_new(self) -> None:
-        start = max(self._position - LOOKBACK, 0)
+        # Re-reading the lookback window (for late commits) twice a second is enough.
+        start = self._position
+        if self._lookback and time.monotonic() - self._last_lookback >= RECHECK_S:
+            start, self._last_lookback = max(start - self._lookback, 0), time.monotonic()
         while True:
             async with self._db.session(readonly=True) as session:
                 rows = await log_store.after(session, LogFilter(), start, PAGE * 4)
             for entry in rows:
                 if not self._recent.add(entry.seq):
                     continue
+                waiter = self._waiters.pop(entry.delivery_id, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(entry)
                 for watcher in self._watchers:
                     if watcher.where.matches(entry):
                         watcher.offer(entry)

@@ -102,6 +102,9 @@ class DeliveryWorker:
             await self._sleep(await self._idle_delay(bool(claimed)))
 
     async def _claim(self) -> list[store.Claimed]:
+        async with self._db.session(readonly=True) as session:
+            if not await store.anything_due(session):
+                return []
         # Claim only what can start now: wait for free slots first.
         await self._slots.acquire()
         free = 1

@@ -3,7 +3,6 @@ diverted events."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from flowhooks_server.delivery.feed import LogFeed
@@ -86,22 +85,17 @@ class WebhookTester:
     async def test(self, tenant: str, webhook_id: str) -> DeliveryLog:
         hook = await _require_webhook(self._db, tenant, webhook_id)
         run_id = new_id("run")
-        cursor = await self._feed.current_cursor()
         published = await self._outbox.publish(
             tenant, TEST_EVENT_TYPE,
             {"workflow_run_id": run_id, "workflow_id": "test", "workflow_name": "test",
              "status": "succeeded", "test": True},
             workflow_id="test", workflow_run_id=run_id, only_webhook=webhook_id)
         delivery_id = published.delivery_ids[0]
-        wait_s = hook.timeout_ms / 1000 + TEST_WAIT_MARGIN_S
-        try:
-            async with asyncio.timeout(wait_s):
-                async for entry in self._feed.watch(LogFilter(tenant, webhook_id), cursor):
-                    if entry.delivery_id == delivery_id:
-                        return entry
-        except TimeoutError:
-            pass
-        raise Unavailable(f"the test delivery {delivery_id} was not attempted in time")
+        entry = await self._feed.first_entry(
+            delivery_id, hook.timeout_ms / 1000 + TEST_WAIT_MARGIN_S)
+        if entry is None:
+            raise Unavailable(f"the test delivery {delivery_id} was not attempted in time")
+        return entry
 
 
 class DivertedEvents:

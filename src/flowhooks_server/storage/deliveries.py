@@ -300,6 +300,13 @@ async def release_stranded(session: AsyncSession, since: datetime | None = None)
     return result.rowcount
 
 
+async def anything_due(session: AsyncSession) -> bool:
+    """A cheap read before a claim: most wake-ups find nothing, and a claim is a write."""
+    return await session.scalar(
+        select(Delivery.seq).where(Delivery.status == "pending",
+                                   Delivery.next_attempt_at <= utcnow()).limit(1)) is not None
+
+
 async def next_due(session: AsyncSession) -> datetime | None:
     return await session.scalar(
         select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending"))
