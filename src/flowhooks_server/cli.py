@@ -13,7 +13,6 @@ from flowhooks_server import logs, metrics
 from flowhooks_server.config import ConfigError, Settings
 
 log = logging.getLogger("flowhooks")
-SWITCH_INTERVAL_S = 0.0005
 
 
 def _stop_event() -> asyncio.Event:
@@ -99,8 +98,4 @@ def main(argv: list[str] | None = None) -> int:
         log.info("database migrated", extra={"database": settings.redacted_database_url()})
         if args.command == "migrate":
             return 0
-    # The database drivers (aiosqlite, psycopg's pool) hand results over from other threads;
-    # with the default 5 ms GIL switch interval each hand-over can wait that long behind a
-    # busy event loop.
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     return asyncio.run(_serve(settings, with_envoy=args.command == "run"))
