@@ -26,9 +26,11 @@ from flowhooks_server.api.diverted_events import DivertedEventServicer
 from flowhooks_server.api.events import EventServicer
 from flowhooks_server.api.interceptor import ApiInterceptor
 from flowhooks_server.api.policies import SERVICE_NAMES
+from flowhooks_server.api.runs import WorkflowRunServicer
 from flowhooks_server.api.subscriptions import SubscriptionServicer
 from flowhooks_server.api.tokens import TokenServicer
 from flowhooks_server.api.webhooks import WebhookServicer
+from flowhooks_server.api.workflows import WorkflowServicer
 from flowhooks_server.config import Settings
 from flowhooks_server.delivery.feed import LogFeed
 from flowhooks_server.delivery.sender import Sender
@@ -40,8 +42,10 @@ from flowhooks_server.services.deliveries import DeliveryLogs, DivertedEvents, W
 from flowhooks_server.services.events import EventReader
 from flowhooks_server.services.outbox import Outbox
 from flowhooks_server.services.retention import Pruner
+from flowhooks_server.services.runs import RunEngine
 from flowhooks_server.services.tokens import TokenManager
 from flowhooks_server.services.webhooks import WebhookManager
+from flowhooks_server.services.workflows import WorkflowManager
 from flowhooks_server.storage.db import Database
 
 log = logging.getLogger("flowhooks.app")
@@ -52,8 +56,6 @@ SHUTDOWN_GRACE_S = 10.0
 
 # Services whose RPCs later work implements; their generated bases answer UNIMPLEMENTED.
 _PENDING_SERVICES = (
-    (workflows_pb2_grpc, "WorkflowService"),
-    (runs_pb2_grpc, "WorkflowRunService"),
     (inbound_pb2_grpc, "InboundService"),
 )
 
@@ -67,8 +69,10 @@ class App:
         self.wakeups = Wakeups(settings.database_url)
         self.webhooks = WebhookManager(self.db, settings.allow_insecure_targets,
                                        on_released=self.wakeups.outbox_changed)
+        self.workflows = WorkflowManager(self.db)
         self.events = EventReader(self.db)
         self.outbox = Outbox(self.db, self.wakeups)
+        self.runs = RunEngine(self.db, self.outbox)
         self.feed = LogFeed(self.db, self.wakeups)
         self.logs = DeliveryLogs(self.db, self.feed)
         self.tester = WebhookTester(self.db, self.outbox, self.feed)
@@ -102,6 +106,10 @@ class App:
         diverted_events_pb2_grpc.add_DivertedEventServiceServicer_to_server(
             DivertedEventServicer(self.diverted), server)
         events_pb2_grpc.add_EventServiceServicer_to_server(EventServicer(self.events), server)
+        workflows_pb2_grpc.add_WorkflowServiceServicer_to_server(
+            WorkflowServicer(self.workflows, self.runs), server)
+        runs_pb2_grpc.add_WorkflowRunServiceServicer_to_server(
+            WorkflowRunServicer(self.runs), server)
         for module, name in _PENDING_SERVICES:
             servicer = getattr(module, f"{name}Servicer")()
             getattr(module, f"add_{name}Servicer_to_server")(servicer, server)
@@ -119,6 +127,7 @@ class App:
         await self.worker.start(single_process=self.db.is_sqlite)
         await self.feed.start()
         await self.pruner.start()
+        await self.runs.start_timers()
         await server.start()
         self.health.start()
         self.server = server
@@ -127,6 +136,7 @@ class App:
     async def stop(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         await self.health.stop()
         await self.pruner.stop()
+        await self.runs.stop_timers()
         await self.feed.stop()
         # No new work once SIGTERM arrives: the worker stops claiming before the server
         # drains its calls.

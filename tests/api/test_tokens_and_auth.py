@@ -244,8 +244,8 @@ async def test_message_over_limit_over_grpc_is_resource_exhausted(channel, stack
 
 async def test_contract_rpcs_not_built_yet_answer_unimplemented(rest, stack):
     tenant = new_tenant()
-    status, body = await rest.call("GET", "/api/v2/workflows", token=stack.bootstrap_token,
-                                   headers={"X-Org-Id": tenant})
+    status, body = await rest.call("POST", "/api/v2/workflows/wf_x/submit", json={},
+                                   token=stack.bootstrap_token, headers={"X-Org-Id": tenant})
     assert status == 501 and body["code"] == 12
 
 

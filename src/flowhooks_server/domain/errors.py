@@ -42,6 +42,13 @@ class NotFound(FlowhooksError):
     pass
 
 
+def found(thing, kind: str, ident: str):
+    """`thing`, or NotFound naming what was looked for."""
+    if thing is None:
+        raise NotFound(f"{kind} {ident!r} not found")
+    return thing
+
+
 class AlreadyExists(FlowhooksError):
     pass
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from flowhooks_server.delivery.feed import LogFeed
-from flowhooks_server.domain.errors import InvalidArgument, NotFound, Unavailable
+from flowhooks_server.domain.errors import InvalidArgument, NotFound, Unavailable, found
 from flowhooks_server.ids import new_id
 from flowhooks_server.services.outbox import Outbox
 from flowhooks_server.storage import deliveries as delivery_store
@@ -111,14 +111,15 @@ class DivertedEvents:
 
     async def get(self, tenant: str, webhook_id: str, event_id: str) -> tuple[DivertedEvent, str]:
         async with self._db.session(readonly=True) as session:
-            return _found(await diverted_store.get(session, tenant, webhook_id, event_id),
-                          event_id)
+            return found(await diverted_store.get(session, tenant, webhook_id, event_id),
+                         "diverted event", event_id)
 
     async def resend(self, tenant: str, webhook_id: str,
                      event_id: str) -> tuple[DivertedEvent, str]:
         async with self._db.session() as session, session.begin():
-            record, event_type = _found(
-                await diverted_store.get(session, tenant, webhook_id, event_id, True), event_id)
+            record, event_type = found(
+                await diverted_store.get(session, tenant, webhook_id, event_id, True),
+                "diverted event", event_id)
             if record.resend_delivery_id is None:
                 await delivery_store.add_resend(session, record)
         self._outbox.committed()
@@ -128,9 +129,3 @@ class DivertedEvents:
         async with self._db.session() as session, session.begin():
             if not await diverted_store.remove(session, tenant, webhook_id, event_id):
                 raise NotFound(f"diverted event {event_id!r} not found")
-
-
-def _found(found, event_id: str):
-    if found is None:
-        raise NotFound(f"diverted event {event_id!r} not found")
-    return found

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flowhooks_server.domain.catalog import covering_entries
-from flowhooks_server.domain.errors import NotFound
+from flowhooks_server.domain.errors import NotFound, found
 from flowhooks_server.domain.webhooks import (
     FailureHandling,
     FieldNames,
@@ -78,7 +78,8 @@ class WebhookManager:
 
     async def get(self, tenant: str, webhook_id: str) -> Webhook:
         async with self._db.session() as session:
-            return _found(await webhook_store.get(session, tenant, webhook_id), webhook_id)
+            return found(await webhook_store.get(session, tenant, webhook_id), "webhook",
+                         webhook_id)
 
     async def list(self, tenant: str, query: ListQuery, limit: int, offset: int) -> list[Webhook]:
         entries = None
@@ -95,8 +96,8 @@ class WebhookManager:
                      unsuspend: bool = False) -> Webhook:
         """Apply `edit` to the stored spec, validate the result, and save it."""
         async with self._db.session() as session, session.begin():
-            row = _found(await webhook_store.get(session, tenant, webhook_id, for_update=True),
-                         webhook_id)
+            row = found(await webhook_store.get(session, tenant, webhook_id, for_update=True),
+                        "webhook", webhook_id)
             before = spec_of(row)
             after = edit(before)
             validate(after, names, self._insecure)
@@ -113,8 +114,8 @@ class WebhookManager:
 
     async def unsuspend(self, tenant: str, webhook_id: str) -> None:
         async with self._db.session() as session, session.begin():
-            row = _found(await webhook_store.get(session, tenant, webhook_id, for_update=True),
-                         webhook_id)
+            row = found(await webhook_store.get(session, tenant, webhook_id, for_update=True),
+                        "webhook", webhook_id)
             if not row.suspended:
                 return
             row.suspended, row.suspended_at = False, None
@@ -127,9 +128,3 @@ class WebhookManager:
         async with self._db.session() as session, session.begin():
             if not await webhook_store.remove(session, tenant, webhook_id):
                 raise NotFound(f"webhook {webhook_id!r} not found")
-
-
-def _found(row: Webhook | None, webhook_id: str) -> Webhook:
-    if row is None:
-        raise NotFound(f"webhook {webhook_id!r} not found")
-    return row

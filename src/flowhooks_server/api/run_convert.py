@@ -1,0 +1,27 @@
+"""Workflow runs and task runs as protobuf messages."""
+
+from __future__ import annotations
+
+from flowhooks.v1 import runs_pb2
+
+from flowhooks_server.api.convert import timestamp
+from flowhooks_server.api.workflow_convert import struct_out
+from flowhooks_server.services.runs import RunView
+from flowhooks_server.storage.models import TaskRun
+
+
+def task_out(task: TaskRun) -> runs_pb2.TaskRun:
+    return runs_pb2.TaskRun(
+        id=task.id, name=task.name, type=task.type, status=task.status, phase=task.phase,
+        params=struct_out(task.params.get("params") or {}), results=struct_out(task.results),
+        start_time=timestamp(task.start_time), end_time=timestamp(task.end_time),
+        workflow_run_id=task.run_id)
+
+
+def run_out(view: RunView) -> runs_pb2.WorkflowRun:
+    run = view.run
+    return runs_pb2.WorkflowRun(
+        id=run.id, workflow_ref=run.workflow_id, tenant=run.tenant_id, trigger=run.trigger,
+        status=run.status, phase=run.phase, params=struct_out(run.params),
+        tasks=[task_out(t) for t in view.tasks], created_at=timestamp(run.created_at),
+        start_time=timestamp(run.start_time), end_time=timestamp(run.end_time))

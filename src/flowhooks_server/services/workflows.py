@@ -1,0 +1,71 @@
+"""Workflow use cases: create, read, list, change, delete. Each change is validated as a whole
+workflow before anything is written, so a refused request leaves the stored one as it was."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flowhooks_server.domain.errors import NotFound, found
+from flowhooks_server.domain.workflows import TaskSpec, Triggers, WorkflowSpec, validate
+from flowhooks_server.ids import new_id
+from flowhooks_server.storage import tenants as tenant_store
+from flowhooks_server.storage import workflows as workflow_store
+from flowhooks_server.storage.db import Database
+from flowhooks_server.storage.models import Workflow, utcnow
+
+
+def spec_of(row: Workflow) -> WorkflowSpec:
+    return WorkflowSpec(
+        name=row.name,
+        triggers=Triggers.from_json(row.triggers),
+        tasks=tuple(TaskSpec.from_json(t) for t in row.tasks),
+        params=dict(row.params or {}),
+    )
+
+
+def _write_spec(row: Workflow, spec: WorkflowSpec) -> None:
+    row.name = spec.name
+    row.triggers = spec.triggers.to_json()
+    row.tasks = [task.to_json() for task in spec.tasks]
+    row.params = dict(spec.params)
+
+
+class WorkflowManager:
+    def __init__(self, db: Database):
+        self._db = db
+
+    async def create(self, tenant: str, spec: WorkflowSpec) -> Workflow:
+        validate(spec)
+        now = utcnow()
+        row = Workflow(id=new_id("wf"), tenant_id=tenant, created_at=now, updated_at=now)
+        _write_spec(row, spec)
+        async with self._db.session() as session, session.begin():
+            await tenant_store.ensure_tenant(session, tenant)
+            return await workflow_store.add(session, row)
+
+    async def get(self, tenant: str, workflow_id: str) -> Workflow:
+        async with self._db.session() as session:
+            return found(await workflow_store.get(session, tenant, workflow_id), "workflow",
+                         workflow_id)
+
+    async def list(self, tenant: str, limit: int, offset: int,
+                   after_id: str | None = None) -> list[Workflow]:
+        async with self._db.session() as session:
+            return await workflow_store.list_workflows(session, tenant, limit, offset, after_id)
+
+    async def change(self, tenant: str, workflow_id: str,
+                     edit: Callable[[WorkflowSpec], WorkflowSpec]) -> Workflow:
+        """Apply `edit` to the stored spec, validate the result, and save it."""
+        async with self._db.session() as session, session.begin():
+            row = found(await workflow_store.get(session, tenant, workflow_id, for_update=True),
+                        "workflow", workflow_id)
+            after = edit(spec_of(row))
+            validate(after)
+            _write_spec(row, after)
+            return await workflow_store.save(session, row)
+
+    async def delete(self, tenant: str, workflow_id: str) -> None:
+        """Its runs stay readable: they keep the workflow's id, not a reference to the row."""
+        async with self._db.session() as session, session.begin():
+            if not await workflow_store.remove(session, tenant, workflow_id):
+                raise NotFound(f"workflow {workflow_id!r} not found")
