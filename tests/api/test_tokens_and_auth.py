@@ -242,13 +242,6 @@ async def test_message_over_limit_over_grpc_is_resource_exhausted(channel, stack
     assert await token_ids(rest, stack.bootstrap_token, tenant) == set()
 
 
-async def test_contract_rpcs_not_built_yet_answer_unimplemented(rest, stack):
-    tenant = new_tenant()
-    status, body = await rest.call("POST", "/api/v2/workflows/wf_x/submit", json={},
-                                   token=stack.bootstrap_token, headers={"X-Org-Id": tenant})
-    assert status == 501 and body["code"] == 12
-
-
 async def test_tokens_never_appear_in_logs(rest, stack):
     tenant = new_tenant()
     created = await create_token(rest, stack.bootstrap_token, tenant, ["tokens:write"])

@@ -365,7 +365,7 @@ async def test_crud_over_grpc(channel, tenant, stack):
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.SubmitWorkflow(workflows_pb2.SubmitWorkflowRequest(id=created.id),
                                   metadata=auth)
-    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION  # manual trigger is off
 
     await stub.DeleteWorkflow(workflows_pb2.DeleteWorkflowRequest(id=created.id), metadata=auth)
     with pytest.raises(grpc.aio.AioRpcError) as err:
