@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from scripts.bench import delivery, listing, watchers
+from scripts.bench import delivery, ingest, listing, watchers
 from scripts.bench.common import BACKENDS
 
-BENCHMARKS = {"listing": listing.run, "delivery": delivery.run,
+BENCHMARKS = {"listing": listing.run, "delivery": delivery.run, "ingest": ingest.run,
               "watchers": watchers.run}
 
 
