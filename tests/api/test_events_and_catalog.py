@@ -22,9 +22,10 @@ async def test_stored_event_is_returned_to_its_tenant_only(rest, tenant, other_t
     db = Database(stack.database_url)
     try:
         async with db.session() as session, session.begin():
-            row = await event_store.add(session, tenant.id, "workflow.completed",
-                                        {"workflow_run_id": "run_1", "status": "succeeded"},
-                                        workflow_id="wf_1", workflow_run_id="run_1")
+            [row] = await event_store.add_many(
+                session, tenant.id,
+                [("workflow.completed", {"workflow_run_id": "run_1", "status": "succeeded"})],
+                workflow_id="wf_1", workflow_run_id="run_1")
     finally:
         await db.dispose()
     status, got = await rest.call("GET", f"/event/{tenant.id}/events/{row.id}",

@@ -203,9 +203,9 @@ class RunEngine:
 
     async def _publish(self, session, run: WorkflowRun, moves: rules.Moves) -> None:
         await run_store.forget_callbacks(session, run.id, moves.used_callbacks)
-        for event_type, data in moves.events:
-            await self._outbox.add(session, run.tenant_id, event_type, data,
-                                   workflow_id=run.workflow_id, workflow_run_id=run.id)
+        if moves.events:
+            await self._outbox.add_many(session, run.tenant_id, moves.events,
+                                        workflow_id=run.workflow_id, workflow_run_id=run.id)
         await session.flush()
 
     def _committed(self) -> None:

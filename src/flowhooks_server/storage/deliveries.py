@@ -51,44 +51,53 @@ async def notify(session: AsyncSession, channel: str) -> None:
         await session.execute(text("SELECT pg_notify(:c, '')"), {"c": channel})
 
 
-async def fan_out(session: AsyncSession, event: Event,
-                  only_webhook: str | None = None) -> list[str]:
-    """One delivery per enabled webhook of the tenant subscribed to the event's type (or just
-    `only_webhook`, subscribed or not): pending, or held with a log entry when the webhook is
-    suspended. Returns the ids of the deliveries made."""
-    query = select(Webhook.id, Webhook.url, Webhook.suspended, Webhook.ordered).where(
-        Webhook.tenant_id == event.tenant_id)
+async def fan_out(session: AsyncSession, events: Sequence[Event],
+                  only_webhook: str | None = None) -> dict[str, list[str]]:
+    """For each event (of one tenant, in order), one delivery per enabled webhook subscribed
+    to its type (or just `only_webhook`, subscribed or not): pending, or held with a log
+    entry when the webhook is suspended. Returns the delivery ids by event id."""
+    tenant = events[0].tenant_id
+    columns = (Webhook.id, Webhook.url, Webhook.suspended, Webhook.ordered)
     if only_webhook is not None:
-        query = query.where(Webhook.id == only_webhook)
+        found = (await session.execute(select(*columns).where(
+            Webhook.tenant_id == tenant, Webhook.id == only_webhook))).all()
+        targets = {event.id: found for event in events}
     else:
-        query = query.where(Webhook.enabled.is_(True), Webhook.id.in_(
-            select(WebhookEventType.webhook_id).where(
-                WebhookEventType.tenant_id == event.tenant_id,
-                WebhookEventType.event_type.in_(sorted(covering_entries(event.type))))))
-    hooks = (await session.execute(query)).all()
-    if not hooks:
-        return []
+        covering = {event.id: covering_entries(event.type) for event in events}
+        found = (await session.execute(
+            select(*columns, WebhookEventType.event_type)
+            .join(WebhookEventType, WebhookEventType.webhook_id == Webhook.id)
+            .where(Webhook.tenant_id == tenant, Webhook.enabled.is_(True),
+                   WebhookEventType.tenant_id == tenant,
+                   WebhookEventType.event_type.in_(sorted(set().union(*covering.values()))))
+            .order_by(Webhook.id))).all()
+        targets = {event.id: list({h.id: h for h in found
+                                   if h.event_type in covering[event.id]}.values())
+                   for event in events}
     now = utcnow()
-    rows, held_logs = [], []
-    for hook in hooks:
-        delivery_id = new_id("dlv")
-        status = "held" if hook.suspended else "pending"
-        rows.append({"id": delivery_id, "tenant_id": event.tenant_id, "event_id": event.id,
-                     "webhook_id": hook.id, "status": status, "ordered": hook.ordered,
-                     "attempt": 0, "next_attempt_at": now, "created_at": now,
-                     "updated_at": now})
-        if hook.suspended:
-            held_logs.append(log_row(
-                tenant_id=event.tenant_id, webhook_id=hook.id, delivery_id=delivery_id,
-                event_id=event.id, event_type=event.type, attempt=0, status="held",
-                url=hook.url, error="webhook is suspended", now=now))
-    await session.execute(insert(Delivery), rows)
+    rows, held_logs, made = [], [], {}
+    for event in events:  # in event order, so an ordered webhook's seqs follow it
+        made[event.id] = []
+        for hook in targets[event.id]:
+            delivery_id = new_id("dlv")
+            made[event.id].append(delivery_id)
+            rows.append({"id": delivery_id, "tenant_id": tenant, "event_id": event.id,
+                         "webhook_id": hook.id, "status": "held" if hook.suspended else "pending",
+                         "ordered": hook.ordered, "attempt": 0, "next_attempt_at": now,
+                         "created_at": now, "updated_at": now})
+            if hook.suspended:
+                held_logs.append(log_row(
+                    tenant_id=tenant, webhook_id=hook.id, delivery_id=delivery_id,
+                    event_id=event.id, event_type=event.type, attempt=0, status="held",
+                    url=hook.url, error="webhook is suspended", now=now))
+    if rows:
+        await session.execute(insert(Delivery.__table__), rows)
     if held_logs:
-        await session.execute(insert(DeliveryLog), held_logs)
+        await session.execute(insert(DeliveryLog.__table__), held_logs)
         await notify(session, LOGS_CHANNEL)
     if len(held_logs) < len(rows):
         await notify(session, OUTBOX_CHANNEL)
-    return [row["id"] for row in rows]
+    return made
 
 
 def log_row(*, tenant_id: str, webhook_id: str, delivery_id: str, event_id: str,

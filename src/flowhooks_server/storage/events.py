@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowhooks_server.ids import new_id
@@ -14,12 +14,17 @@ async def get(session: AsyncSession, tenant_id: str, event_id: str) -> Event | N
         select(Event).where(Event.tenant_id == tenant_id, Event.id == event_id))
 
 
-async def add(session: AsyncSession, tenant_id: str, event_type: str, data: dict, *,
-              source: str | None = None, workflow_id: str | None = None,
-              workflow_run_id: str | None = None) -> Event:
-    row = Event(id=new_id("evt"), tenant_id=tenant_id, type=event_type, data=data,
-                source=source, workflow_id=workflow_id, workflow_run_id=workflow_run_id,
-                created_at=utcnow())
-    session.add(row)
-    await session.flush()
-    return row
+async def add_many(session: AsyncSession, tenant_id: str, events: list[tuple[str, dict]], *,
+                   workflow_id: str | None = None,
+                   workflow_run_id: str | None = None) -> list[Event]:
+    """Insert events (type, data) in order, in one statement; returns them as (unattached)
+    rows."""
+    now = utcnow()
+    rows = [Event(id=new_id("evt"), tenant_id=tenant_id, type=event_type, data=data,
+                  workflow_id=workflow_id, workflow_run_id=workflow_run_id, created_at=now)
+            for event_type, data in events]
+    await session.execute(insert(Event.__table__), [
+        {"id": r.id, "tenant_id": r.tenant_id, "type": r.type, "data": r.data, "source": None,
+         "workflow_id": r.workflow_id, "workflow_run_id": r.workflow_run_id,
+         "created_at": r.created_at} for r in rows])
+    return rows
