@@ -5,7 +5,6 @@ addresses, and literal addresses are checked before connecting."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import time
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from flowhooks_server.domain.retries import Result
-from flowhooks_server.domain.targets import address_refusal
+from flowhooks_server.domain.targets import address_refusal, literal_address
 
 MAX_RESPONSE_BODY = 4096
 
@@ -77,16 +76,14 @@ class Sender:
         if parts.scheme != "https":
             return "refused target: only https:// targets are allowed"
         host = parts.hostname or ""
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            legacy = _legacy_ipv4(host)
-            if legacy is None:
-                return None  # a name: the resolver checks what it resolves to
-            reason = address_refusal(legacy)
-            return f"refused target: {host} means {reason}" if reason else None
-        reason = address_refusal(host)
-        return f"refused target: {reason}" if reason else None
+        address = literal_address(host)
+        if address is None:
+            return None  # a name: the resolver checks what it resolves to
+        reason = address_refusal(address)
+        if reason is None:
+            return None
+        return f"refused target: {reason}" if address == host else \
+            f"refused target: {host} means {reason}"
 
     async def post(self, url: str, body: bytes, headers: list[tuple[str, str]],
                    timeout_s: float) -> Sent:
@@ -110,17 +107,6 @@ class Sender:
         elapsed = round((time.perf_counter() - started) * 1000)
         return Sent(result, kept.decode(errors="replace") if kept is not None else None,
                     elapsed)
-
-
-def _legacy_ipv4(host: str) -> str | None:
-    """The address a legacy numeric IPv4 form (`127.1`, `2130706433`, `0x7f.0.0.1`) stands
-    for, or None when `host` is not one."""
-    if not host[:1].isdigit() or any(c not in "0123456789abcdefxABCDEFX." for c in host):
-        return None
-    try:
-        return socket.inet_ntoa(socket.inet_aton(host))
-    except OSError:
-        return None
 
 
 async def _read_prefix(stream: aiohttp.StreamReader, limit: int) -> bytes:

@@ -48,14 +48,14 @@ def url_refusal(url: str, allow_insecure: bool) -> str | None:
     host = host.rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return "must not point at localhost"
-    address = _literal_address(host)
+    address = literal_address(host)
     if address is None:
         return None  # a hostname: checked again on the address connected to
     refusal = address_refusal(address)
     return f"must not point at a non-public address: {refusal}" if refusal else None
 
 
-def _literal_address(host: str) -> str | None:
+def literal_address(host: str) -> str | None:
     """The IP address a host names literally, old numeric IPv4 forms (`127.1`, `2130706433`,
     `0x7f.1`) included, as resolvers read them; None for a hostname."""
     try:
