@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from flowhooks_server.api.delivery_logs import DeliveryLogServicer
 from flowhooks_server.api.diverted_events import DivertedEventServicer
 from flowhooks_server.api.events import EventServicer
+from flowhooks_server.api.inbound import InboundServicer
 from flowhooks_server.api.interceptor import ApiInterceptor
 from flowhooks_server.api.policies import SERVICE_NAMES
 from flowhooks_server.api.runs import WorkflowRunServicer
@@ -40,6 +41,7 @@ from flowhooks_server.health import DatabaseHealth
 from flowhooks_server.services.auth import Authenticator
 from flowhooks_server.services.deliveries import DeliveryLogs, DivertedEvents, WebhookTester
 from flowhooks_server.services.events import EventReader
+from flowhooks_server.services.inbound import Inbound
 from flowhooks_server.services.outbox import Outbox
 from flowhooks_server.services.retention import Pruner
 from flowhooks_server.services.runs import RunEngine
@@ -55,9 +57,7 @@ MAX_REQUEST_BYTES = 1024 * 1024 + 4096
 SHUTDOWN_GRACE_S = 10.0
 
 # Services whose RPCs later work implements; their generated bases answer UNIMPLEMENTED.
-_PENDING_SERVICES = (
-    (inbound_pb2_grpc, "InboundService"),
-)
+_PENDING_SERVICES: tuple = ()
 
 
 class App:
@@ -73,6 +73,7 @@ class App:
         self.events = EventReader(self.db)
         self.outbox = Outbox(self.db, self.wakeups)
         self.runs = RunEngine(self.db, self.outbox)
+        self.inbound = Inbound(self.db, self.workflows, self.runs)
         self.feed = LogFeed(self.db, self.wakeups)
         self.logs = DeliveryLogs(self.db, self.feed)
         self.tester = WebhookTester(self.db, self.outbox, self.feed)
@@ -110,6 +111,8 @@ class App:
             WorkflowServicer(self.workflows, self.runs), server)
         runs_pb2_grpc.add_WorkflowRunServiceServicer_to_server(
             WorkflowRunServicer(self.runs), server)
+        inbound_pb2_grpc.add_InboundServiceServicer_to_server(
+            InboundServicer(self.inbound), server)
         for module, name in _PENDING_SERVICES:
             servicer = getattr(module, f"{name}Servicer")()
             getattr(module, f"add_{name}Servicer_to_server")(servicer, server)
