@@ -26,7 +26,7 @@ class Authenticator:
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is None or hit[0] < now:
-            async with self._db.session() as session:
+            async with self._db.session(readonly=True) as session:
                 row = await token_store.find_by_plaintext(session, plaintext)
             principal = expires = None
             if row is not None and row.revoked_at is None:

@@ -13,7 +13,7 @@ class EventReader:
         self._db = db
 
     async def get(self, tenant: str, event_id: str) -> Event:
-        async with self._db.session() as session:
+        async with self._db.session(readonly=True) as session:
             row = await event_store.get(session, tenant, event_id)
         if row is None:
             raise NotFound(f"event {event_id!r} not found")

@@ -13,8 +13,8 @@ from flowhooks_server.domain import runs as rules
 from flowhooks_server.domain.errors import FailedPrecondition, InvalidArgument, found
 from flowhooks_server.ids import new_id
 from flowhooks_server.services.outbox import Outbox
+from flowhooks_server.services.run_starts import RunStarts
 from flowhooks_server.storage import runs as run_store
-from flowhooks_server.storage import tenants as tenant_store
 from flowhooks_server.storage.db import Database
 from flowhooks_server.storage.models import TaskRun, Workflow, WorkflowRun, utcnow
 
@@ -33,15 +33,18 @@ class RunEngine:
     def __init__(self, db: Database, outbox: Outbox):
         self._db = db
         self._outbox = outbox
+        self._starts = RunStarts(db, outbox)
         self._timer_changed = asyncio.Event()
         self._task: asyncio.Task | None = None
 
     # -- lifecycle of the timer loop --------------------------------------------------------
 
     async def start_timers(self) -> None:
+        await self._starts.start()
         self._task = asyncio.create_task(self._timer_loop(), name="run-timers")
 
     async def stop_timers(self) -> None:
+        await self._starts.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -61,12 +64,9 @@ class RunEngine:
                          params={k: t.get(k) for k in ("topic", "timeout_s", "duration_s")}
                          | {"params": t.get("params") or {}}, results={})
                  for i, t in enumerate(workflow.tasks)]
-        async with self._db.session() as session, session.begin():
-            await tenant_store.ensure_tenant(session, tenant)
-            await run_store.add(session, run, tasks)
-            moves = rules.start(run, tasks, workflow.name, now, {})
-            await self._publish(session, run, moves)
-        self._committed()
+        moves = rules.start(run, tasks, workflow.name, now, {})
+        await self._starts.write(run, tasks, moves.events)
+        self._timer_changed.set()
         return RunView(run, tasks)
 
     async def callback(self, tenant: str, run_id: str, topic: str, status: str,

@@ -60,7 +60,7 @@ class TokenManager:
             tenant = caller.tenant
         elif tenant:
             tenant = parse_tenant(tenant, "tenant")
-        async with self._db.session() as session:
+        async with self._db.session(readonly=True) as session:
             return await token_store.list_tokens(session, tenant or None, limit, offset)
 
     async def revoke(self, caller: Principal, token_id: str) -> None:

@@ -77,7 +77,7 @@ class WebhookManager:
             return await webhook_store.add(session, row)
 
     async def get(self, tenant: str, webhook_id: str) -> Webhook:
-        async with self._db.session() as session:
+        async with self._db.session(readonly=True) as session:
             return found(await webhook_store.get(session, tenant, webhook_id), "webhook",
                          webhook_id)
 
@@ -88,7 +88,7 @@ class WebhookManager:
         where = webhook_store.WebhookFilter(
             name=query.name, enabled=query.enabled, suspended=query.suspended,
             active=query.active, event_entries=entries, after_id=query.after_id)
-        async with self._db.session() as session:
+        async with self._db.session(readonly=True) as session:
             return await webhook_store.list_webhooks(session, tenant, where, limit, offset)
 
     async def change(self, tenant: str, webhook_id: str, names: FieldNames,

@@ -44,13 +44,13 @@ class WorkflowManager:
             return await workflow_store.add(session, row)
 
     async def get(self, tenant: str, workflow_id: str) -> Workflow:
-        async with self._db.session() as session:
+        async with self._db.session(readonly=True) as session:
             return found(await workflow_store.get(session, tenant, workflow_id), "workflow",
                          workflow_id)
 
     async def list(self, tenant: str, limit: int, offset: int,
                    after_id: str | None = None) -> list[Workflow]:
-        async with self._db.session() as session:
+        async with self._db.session(readonly=True) as session:
             return await workflow_store.list_workflows(session, tenant, limit, offset, after_id)
 
     async def change(self, tenant: str, workflow_id: str,

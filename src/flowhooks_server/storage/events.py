@@ -17,12 +17,19 @@ async def get(session: AsyncSession, tenant_id: str, event_id: str) -> Event | N
 async def add_many(session: AsyncSession, tenant_id: str, events: list[tuple[str, dict]], *,
                    workflow_id: str | None = None,
                    workflow_run_id: str | None = None) -> list[Event]:
-    """Insert events (type, data) in order, in one statement; returns them as (unattached)
-    rows."""
+    """Insert events (type, data) of one run, in order, in one statement."""
+    return await add_each(session, tenant_id, [(t, d, workflow_id, workflow_run_id)
+                                               for t, d in events])
+
+
+async def add_each(session: AsyncSession, tenant_id: str,
+                   events: list[tuple[str, dict, str | None, str | None]]) -> list[Event]:
+    """Insert events (type, data, workflow id, run id), in order, in one statement; returns
+    them as (unattached) rows."""
     now = utcnow()
     rows = [Event(id=new_id("evt"), tenant_id=tenant_id, type=event_type, data=data,
-                  workflow_id=workflow_id, workflow_run_id=workflow_run_id, created_at=now)
-            for event_type, data in events]
+                  workflow_id=workflow_id, workflow_run_id=run_id, created_at=now)
+            for event_type, data, workflow_id, run_id in events]
     await session.execute(insert(Event.__table__), [
         {"id": r.id, "tenant_id": r.tenant_id, "type": r.type, "data": r.data, "source": None,
          "workflow_id": r.workflow_id, "workflow_run_id": r.workflow_run_id,

@@ -12,13 +12,6 @@ from flowhooks_server.storage.db import dialect_insert
 from flowhooks_server.storage.models import PendingCallback, TaskRun, WorkflowRun, utcnow
 
 
-async def add(session: AsyncSession, run: WorkflowRun, tasks: list[TaskRun]) -> None:
-    session.add(run)
-    await session.flush()
-    session.add_all(tasks)
-    await session.flush()
-
-
 async def get(session: AsyncSession, tenant_id: str, run_id: str,
               for_update: bool = False) -> WorkflowRun | None:
     query = select(WorkflowRun).where(WorkflowRun.tenant_id == tenant_id,
