@@ -271,7 +271,7 @@ class Inbound:
         if not ref:
             raise InvalidArgument("ref", "is required: the workflow to trigger")
         if tenant is not None:
-            return await self._workflows.get(tenant, ref)
+            return await self._workflows.get_for_trigger(tenant, ref)
         async with self._db.session(readonly=True) as session:
             return found(await inbound_store.workflow_by_id(session, ref), "workflow", ref)
 

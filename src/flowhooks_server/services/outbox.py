@@ -45,13 +45,14 @@ class Outbox:
         return [Published(row, made[row.id]) for row in rows]
 
     async def add_each(self, session: AsyncSession, tenant: str,
-                       events: list[tuple[str, dict, str | None, str | None]]) -> None:
+                       events: list[tuple[str, dict, str | None, str | None]]) -> bool:
         """Events of several runs of one tenant (type, data, workflow id, run id), in order,
-        in the caller's transaction, in three statements."""
+        in the caller's transaction, in three statements. True if any delivery was made."""
         rows = await event_store.add_each(session, tenant, events)
-        await delivery_store.fan_out(session, rows)
+        made = await delivery_store.fan_out(session, rows)
         for event_type, *_ in events:
             metrics.EVENTS_ACCEPTED.labels(type=event_type).inc()
+        return any(made.values())
 
     def committed(self) -> None:
         self._wakeups.outbox_changed()

@@ -60,7 +60,7 @@ class RunStarts:
             while self._queue:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 try:
-                    await self._write(batch)
+                    delivered = await self._write(batch)
                 except Exception as exc:  # noqa: BLE001 - each caller gets the failure
                     for item in batch:
                         if not item.done.done():
@@ -69,9 +69,11 @@ class RunStarts:
                 for item in batch:
                     if not item.done.done():
                         item.done.set_result(None)
-                self._outbox.committed()
+                if delivered:  # else nobody has anything new to do
+                    self._outbox.committed()
 
-    async def _write(self, batch: list[_Start]) -> None:
+    async def _write(self, batch: list[_Start]) -> bool:
+        """True if deliveries were made."""
         by_tenant: dict[str, list] = defaultdict(list)
         for item in batch:
             by_tenant[item.run.tenant_id] += [(t, d, item.run.workflow_id, item.run.id)
@@ -83,5 +85,7 @@ class RunStarts:
                      for item in batch for t in item.tasks]
             if tasks:
                 await session.execute(insert(TaskRun.__table__), tasks)
+            delivered = False
             for tenant, events in by_tenant.items():
-                await self._outbox.add_each(session, tenant, events)
+                delivered |= await self._outbox.add_each(session, tenant, events)
+        return delivered

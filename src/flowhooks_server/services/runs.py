@@ -66,7 +66,8 @@ class RunEngine:
                  for i, t in enumerate(workflow.tasks)]
         moves = rules.start(run, tasks, workflow.name, now, {})
         await self._starts.write(run, tasks, moves.events)
-        self._timer_changed.set()
+        if any(t.due_at for t in tasks):
+            self._timer_changed.set()
         return RunView(run, tasks)
 
     async def callback(self, tenant: str, run_id: str, topic: str, status: str,

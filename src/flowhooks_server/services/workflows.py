@@ -3,6 +3,7 @@ workflow before anything is written, so a refused request leaves the stored one 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from flowhooks_server.domain.errors import NotFound, found
@@ -30,9 +31,16 @@ def _write_spec(row: Workflow, spec: WorkflowSpec) -> None:
     row.params = dict(spec.params)
 
 
+CACHE_TTL_S = 1.0
+CACHE_MAX_ENTRIES = 10_000
+
+
 class WorkflowManager:
     def __init__(self, db: Database):
         self._db = db
+        # Triggering reads a workflow per request; a change made here drops it at once, one
+        # made by another process is seen within CACHE_TTL_S.
+        self._cache: dict[str, tuple[float, Workflow]] = {}
 
     async def create(self, tenant: str, spec: WorkflowSpec) -> Workflow:
         validate(spec)
@@ -48,6 +56,17 @@ class WorkflowManager:
             return found(await workflow_store.get(session, tenant, workflow_id), "workflow",
                          workflow_id)
 
+    async def get_for_trigger(self, tenant: str, workflow_id: str) -> Workflow:
+        """`get`, through a short-lived cache: the hot read of the inbound route."""
+        hit = self._cache.get(workflow_id)
+        if hit is not None and hit[0] > time.monotonic() and hit[1].tenant_id == tenant:
+            return hit[1]
+        row = await self.get(tenant, workflow_id)
+        if len(self._cache) >= CACHE_MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[workflow_id] = (time.monotonic() + CACHE_TTL_S, row)
+        return row
+
     async def list(self, tenant: str, limit: int, offset: int,
                    after_id: str | None = None) -> list[Workflow]:
         async with self._db.session(readonly=True) as session:
@@ -56,16 +75,21 @@ class WorkflowManager:
     async def change(self, tenant: str, workflow_id: str,
                      edit: Callable[[WorkflowSpec], WorkflowSpec]) -> Workflow:
         """Apply `edit` to the stored spec, validate the result, and save it."""
+        self._cache.pop(workflow_id, None)
         async with self._db.session() as session, session.begin():
             row = found(await workflow_store.get(session, tenant, workflow_id, for_update=True),
                         "workflow", workflow_id)
             after = edit(spec_of(row))
             validate(after)
             _write_spec(row, after)
-            return await workflow_store.save(session, row)
+            saved = await workflow_store.save(session, row)
+        self._cache.pop(workflow_id, None)  # again: a read may have cached the old one
+        return saved
 
     async def delete(self, tenant: str, workflow_id: str) -> None:
         """Its runs stay readable: they keep the workflow's id, not a reference to the row."""
+        self._cache.pop(workflow_id, None)
         async with self._db.session() as session, session.begin():
             if not await workflow_store.remove(session, tenant, workflow_id):
                 raise NotFound(f"workflow {workflow_id!r} not found")
+        self._cache.pop(workflow_id, None)
