@@ -12,12 +12,12 @@ from flowhooks_server.delivery.wakeups import Wakeups
 from flowhooks_server.storage import deliveries as delivery_store
 from flowhooks_server.storage import events as event_store
 from flowhooks_server.storage.db import Database
-from flowhooks_server.storage.models import Event
+from flowhooks_server.storage.events import NewEvent
 
 
 @dataclass(frozen=True)
 class Published:
-    event: Event
+    event: NewEvent
     delivery_ids: list[str]
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from flowhooks_server.domain.catalog import covering_entries
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage.db import dialect_insert
+from flowhooks_server.storage.events import NewEvent
 from flowhooks_server.storage.models import (
     Delivery,
     DeliveryLog,
@@ -51,7 +52,7 @@ async def notify(session: AsyncSession, channel: str) -> None:
         await session.execute(text("SELECT pg_notify(:c, '')"), {"c": channel})
 
 
-async def fan_out(session: AsyncSession, events: Sequence[Event],
+async def fan_out(session: AsyncSession, events: Sequence[NewEvent],
                   only_webhook: str | None = None) -> dict[str, list[str]]:
     """For each event (of one tenant, in order), one delivery per enabled webhook subscribed
     to its type (or just `only_webhook`, subscribed or not): pending, or held with a log
