@@ -4,7 +4,6 @@ addresses, and literal addresses are checked before connecting."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from dataclasses import dataclass
@@ -93,12 +92,13 @@ class Sender:
             return Sent(Result(error_kind="network", error=refused), None, 0)
         assert self._session is not None, "Sender.start() first"
         try:
-            async with asyncio.timeout(timeout_s):
-                async with self._session.post(url, data=body, headers=headers,
-                                              allow_redirects=False) as response:
-                    kept = await _read_prefix(response.content, MAX_RESPONSE_BODY)
-                    result = Result(status=response.status,
-                                    retry_after=response.headers.get("Retry-After"))
+            async with self._session.post(url, data=body, headers=headers,
+                                          allow_redirects=False,
+                                          timeout=aiohttp.ClientTimeout(total=timeout_s)
+                                          ) as response:
+                kept = await _read_prefix(response.content, MAX_RESPONSE_BODY)
+                result = Result(status=response.status,
+                                retry_after=response.headers.get("Retry-After"))
         except TimeoutError:
             result, kept = Result(error_kind="timeout",
                                   error=f"no response within {timeout_s:g}s"), None
