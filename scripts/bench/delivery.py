@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -168,6 +169,9 @@ async def run(backend: str) -> None:
             db = Database(stack.database_url)
             try:
                 await _throughput(db, url, http, base)
+                if backend == "postgres":
+                    with _second_process(stack):
+                        await _throughput(db, url, http, base, "two server processes, ")
                 await _latency(stack, db, url, http)
                 await _fanout(db, url, http)
             finally:
@@ -175,7 +179,20 @@ async def run(backend: str) -> None:
         await _backlog(backend, url, http)
 
 
-async def _throughput(db: Database, url: str, http, base: float) -> None:
+@contextlib.contextmanager
+def _second_process(stack: Stack):
+    """Another server process on the same PostgreSQL database (SPEC §8.3 scale-out)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        second = Stack(stack.database_url, Path(tmp), stack.bootstrap_token,
+                       FLOWHOOKS_ALLOW_INSECURE_TARGETS="1")
+        second.start()
+        try:
+            yield second
+        finally:
+            second.stop()
+
+
+async def _throughput(db: Database, url: str, http, base: float, label: str = "") -> None:
     tenant = str(uuid.uuid4())
     hooks = await seed_webhooks(db, tenant, [f"{url}/t/{i}" for i in range(10)])
     await http.post(f"{url}/_reset")
@@ -188,7 +205,7 @@ async def _throughput(db: Database, url: str, http, base: float) -> None:
 
     await until(all_logged, 60, 0.01)
     rate = THROUGHPUT_EVENTS / (time.perf_counter() - started)
-    report(f"throughput, {THROUGHPUT_EVENTS:,} deliveries logged",
+    report(f"throughput, {label}{THROUGHPUT_EVENTS:,} deliveries logged",
            f"{rate:8.0f} deliveries/s  = {rate / base:5.1%} of baseline")
     async with db.session() as session, session.begin():
         await session.execute(Webhook.__table__.update().where(Webhook.tenant_id == tenant)
@@ -252,7 +269,6 @@ async def _backlog(backend: str, url: str, http) -> None:
         hooks = await seed_webhooks(db, tenant, [f"{url}/b/{i}" for i in range(100)])
         await seed_backlog(db, tenant, hooks, BACKLOG)
         await http.post(f"{url}/_reset")
-        import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
             stack = Stack(db_url, Path(tmp), "fh_bench_backlog",
