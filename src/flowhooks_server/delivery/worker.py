@@ -128,16 +128,16 @@ class DeliveryWorker:
         return claimed
 
     async def _idle_delay(self, claimed_some: bool) -> float:
+        if claimed_some:
+            return 0  # more may be due now
+        # Deliveries due but not claimable (ordered, behind an unfinished head) wait for that
+        # head to finish, which wakes us; sleep until the next retry falls due.
+        now = utcnow()
         async with self._db.session(readonly=True) as session:
-            due = await store.next_due(session)
+            due = await store.next_due(session, after=now)
         if due is None:
             return IDLE_POLL_S
-        delay = (due - utcnow()).total_seconds()
-        if delay <= 0:
-            # Due but not claimable (ordered, behind an unfinished head): a finishing
-            # attempt wakes us.
-            return 0 if claimed_some else IDLE_POLL_S
-        return min(delay, IDLE_POLL_S)
+        return min((due - now).total_seconds(), IDLE_POLL_S)
 
     async def _sleep(self, seconds: float) -> None:
         if seconds <= 0:

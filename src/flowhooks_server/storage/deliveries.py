@@ -317,9 +317,12 @@ async def anything_due(session: AsyncSession) -> bool:
                                    Delivery.next_attempt_at <= utcnow()).limit(1)) is not None
 
 
-async def next_due(session: AsyncSession) -> datetime | None:
-    return await session.scalar(
-        select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending"))
+async def next_due(session: AsyncSession, after: datetime | None = None) -> datetime | None:
+    """The earliest due time of a pending delivery (later than `after`, if given)."""
+    query = select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")
+    if after is not None:
+        query = query.where(Delivery.next_attempt_at > after)
+    return await session.scalar(query)
 
 
 async def queue_stats(session: AsyncSession) -> tuple[int, datetime | None]:
