@@ -9,16 +9,14 @@ from flowhooks_server.api.context import current
 from flowhooks_server.api.convert import page
 from flowhooks_server.api.delivery_convert import log_entry_out
 from flowhooks_server.api.webhook_convert import (
-    failure_handling_in,
-    seconds,
+    delivery_option_changes,
+    delivery_options_in,
     strings,
     struct_headers_in,
     subscription_out,
 )
 from flowhooks_server.api.webhooks import decode_page_token, encode_page_token
 from flowhooks_server.domain.webhooks import (
-    DEFAULT_FAILURE_HANDLING,
-    DEFAULT_TIMEOUT_S,
     ELAN_FIELDS,
     WebhookSpec,
 )
@@ -39,12 +37,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
             headers={name: (value,) for name, value in request.headers.items()},
             secret=request.secret or None,
             enabled=request.active if request.HasField("active") else True,
-            failure_handling=failure_handling_in(request.failure_handling)
-            if request.HasField("failure_handling") else DEFAULT_FAILURE_HANDLING,
-            timeout_s=seconds(request.timeout) if request.HasField("timeout")
-            else DEFAULT_TIMEOUT_S,
-            format=request.format or "json",
-            ordered=request.ordered,
+            **delivery_options_in(request),
         )
         return subscription_out(
             await self._webhooks.create(current().require_tenant(), spec, ELAN_FIELDS))
@@ -76,14 +69,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
             changes["headers"] = struct_headers_in(request.headers, "headers")
         if request.HasField("active"):
             changes["enabled"] = request.active
-        if request.HasField("failure_handling"):
-            changes["failure_handling"] = failure_handling_in(request.failure_handling)
-        if request.HasField("timeout"):
-            changes["timeout_s"] = seconds(request.timeout)
-        if request.HasField("format"):
-            changes["format"] = request.format
-        if request.HasField("ordered"):
-            changes["ordered"] = request.ordered
+        changes.update(delivery_option_changes(request))
         # ELAN has no unsuspend: turning a subscription active again is how its users do it.
         unsuspend = request.HasField("active") and request.active
         row = await self._webhooks.change(

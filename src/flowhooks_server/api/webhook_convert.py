@@ -11,6 +11,7 @@ from flowhooks_server.api.convert import timestamp
 from flowhooks_server.domain.errors import InvalidArgument
 from flowhooks_server.domain.webhooks import (
     DEFAULT_FAILURE_HANDLING,
+    DEFAULT_TIMEOUT_S,
     NAMED_TRIGGERS,
     FailureHandling,
     RetryStrategy,
@@ -58,6 +59,33 @@ def failure_handling_out(fh: FailureHandling) -> failure_handling_pb2.FailureHan
         divert=fh.divert,
         suspend=fh.suspend,
     )
+
+
+def delivery_options_in(request) -> dict:
+    """`failure_handling`, `timeout_s`, `format`, `ordered` of a create request of either
+    surface (same field names on both), defaults where left out."""
+    return {
+        "failure_handling": failure_handling_in(request.failure_handling)
+        if request.HasField("failure_handling") else DEFAULT_FAILURE_HANDLING,
+        "timeout_s": seconds(request.timeout) if request.HasField("timeout")
+        else DEFAULT_TIMEOUT_S,
+        "format": request.format or "json",
+        "ordered": request.ordered,
+    }
+
+
+def delivery_option_changes(request) -> dict:
+    """The same options of an update request of either surface: only those sent."""
+    changes: dict = {}
+    if request.HasField("failure_handling"):
+        changes["failure_handling"] = failure_handling_in(request.failure_handling)
+    if request.HasField("timeout"):
+        changes["timeout_s"] = seconds(request.timeout)
+    if request.HasField("format"):
+        changes["format"] = request.format
+    if request.HasField("ordered"):
+        changes["ordered"] = request.ordered
+    return changes
 
 
 def strings(values, field: str) -> tuple[str, ...]:

@@ -10,15 +10,14 @@ from google.protobuf import empty_pb2
 from flowhooks_server.api.context import current
 from flowhooks_server.api.convert import page
 from flowhooks_server.api.webhook_convert import (
-    failure_handling_in,
+    delivery_option_changes,
+    delivery_options_in,
     multi_headers_in,
-    seconds,
     webhook_out,
 )
 from flowhooks_server.domain.errors import InvalidArgument
 from flowhooks_server.domain.webhooks import (
     DEFAULT_FAILURE_HANDLING,
-    DEFAULT_TIMEOUT_S,
     SOCOTRA_FIELDS,
     WebhookSpec,
     apply_add_remove,
@@ -57,12 +56,7 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
             headers=multi_headers_in(endpoint.headers, "endpoint.headers"),
             secret=endpoint.secret or None,
             enabled=request.enabled if request.HasField("enabled") else True,
-            failure_handling=failure_handling_in(request.failure_handling)
-            if request.HasField("failure_handling") else DEFAULT_FAILURE_HANDLING,
-            timeout_s=seconds(request.timeout) if request.HasField("timeout")
-            else DEFAULT_TIMEOUT_S,
-            format=request.format or "json",
-            ordered=request.ordered,
+            **delivery_options_in(request),
         )
         row = await self._webhooks.create(current().require_tenant(), spec, SOCOTRA_FIELDS)
         return webhook_out(row)
@@ -108,14 +102,7 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
                 changes["secret"] = endpoint.secret or None
             if request.remove_failure_handling:
                 changes["failure_handling"] = DEFAULT_FAILURE_HANDLING
-            if request.HasField("failure_handling"):
-                changes["failure_handling"] = failure_handling_in(request.failure_handling)
-            if request.HasField("timeout"):
-                changes["timeout_s"] = seconds(request.timeout)
-            if request.HasField("format"):
-                changes["format"] = request.format
-            if request.HasField("ordered"):
-                changes["ordered"] = request.ordered
+            changes.update(delivery_option_changes(request))
             return spec.with_changes(**changes)
 
         row = await self._webhooks.change(

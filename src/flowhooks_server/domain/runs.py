@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from flowhooks_server.domain.payloads import rfc3339
+
 CALLBACK_STATUSES = ("succeeded", "failed")
 FINISHED = ("succeeded", "failed", "cancelled", "timedout")
 
@@ -49,7 +51,7 @@ class Moves:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+    return rfc3339(moment) if moment else None
 
 
 def run_data(run: RunLike, workflow_name: str, **extra: Any) -> dict:

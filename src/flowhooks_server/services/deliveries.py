@@ -33,10 +33,8 @@ def parse_cursor(raw: str) -> int | None:
 
 async def _require_webhook(db: Database, tenant: str, webhook_id: str):
     async with db.session(readonly=True) as session:
-        row = await webhook_store.get(session, tenant, webhook_id)
-    if row is None:
-        raise NotFound(f"webhook {webhook_id!r} not found")
-    return row
+        return found(await webhook_store.get(session, tenant, webhook_id), "webhook",
+                     webhook_id)
 
 
 class DeliveryLogs:

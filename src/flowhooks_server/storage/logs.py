@@ -47,11 +47,6 @@ async def last_seq(session: AsyncSession) -> int:
     return await session.scalar(select(func.max(DeliveryLog.seq))) or 0
 
 
-async def by_id(session: AsyncSession, tenant_id: str, log_id: str) -> DeliveryLog | None:
-    return await session.scalar(select(DeliveryLog).where(
-        DeliveryLog.tenant_id == tenant_id, DeliveryLog.id == log_id))
-
-
 async def first_of_delivery(session: AsyncSession, delivery_id: str) -> DeliveryLog | None:
     return await session.scalar(select(DeliveryLog).where(
         DeliveryLog.delivery_id == delivery_id).order_by(DeliveryLog.seq).limit(1))
