@@ -12,7 +12,20 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dbutil import create_pg_database, drop_pg_database, sqlite_url  # noqa: E402
+from delivery_fixtures import (  # noqa: E402, F401 - fixtures shared by every folder
+    Publisher,
+    ca_file,
+    insecure_database_url,
+    insecure_stack,
+    irest,
+    itenant,
+    publisher,
+    receiver,
+    test_ca,
+    tls_receiver,
+)
 from harness import Rest, Stack  # noqa: E402
+from tenancy import Tenant, make_tenant  # noqa: E402
 
 BACKENDS = ("sqlite", "postgres")
 
@@ -61,3 +74,13 @@ async def rest(stack):
 async def channel(stack):
     async with stack.channel() as ch:
         yield ch
+
+
+@pytest.fixture
+async def tenant(rest, stack) -> Tenant:
+    return await make_tenant(rest, stack.bootstrap_token)
+
+
+@pytest.fixture
+async def other_tenant(rest, stack) -> Tenant:
+    return await make_tenant(rest, stack.bootstrap_token)

@@ -1,4 +1,5 @@
-"""Delivery fixtures: a stack that may deliver to loopback (FLOWHOOKS_ALLOW_INSECURE_TARGETS=1)
+"""Delivery fixtures, registered by the root conftest for every folder: a stack that may
+deliver to loopback (FLOWHOOKS_ALLOW_INSECURE_TARGETS=1)
 and trusts a test CA, real receivers on loopback (plain and TLS), and event publishing."""
 
 from __future__ import annotations
