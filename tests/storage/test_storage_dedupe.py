@@ -1,71 +1,84 @@
-"""Inbound de-duplication keys (services.inbound.Deduper over storage.dedupe), both databases:
-concurrent requests with one key run the work once, a failed first attempt releases its key,
-and a claim left pending by a dead process is taken over once stale."""
+"""Atomic de-duplication (services.run_starts over storage.dedupe), both databases: the key
+and the runs it guards commit together or not at all; concurrent requests with one key write
+one run; a batch that fails on one start's data still writes the others."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import StatementError
 
-from flowhooks_server.services import inbound
-from flowhooks_server.services.inbound import Deduper
+from flowhooks_server.delivery.wakeups import Wakeups
+from flowhooks_server.ids import new_id
+from flowhooks_server.services.outbox import Outbox
+from flowhooks_server.services.run_starts import NewRun, OnceKey, RunStarts
 from flowhooks_server.storage import dedupe as store
-from flowhooks_server.storage.models import utcnow
+from flowhooks_server.storage.models import WorkflowRun, utcnow
 
 
-def fresh() -> tuple[str, str, str]:
-    return str(uuid.uuid4()), "test", "key-" + uuid.uuid4().hex
+# How each driver refuses a value it cannot serialise.
+REFUSED = (StatementError, TypeError)
 
 
-async def test_concurrent_requests_run_the_work_once(db):
-    tenant, scope, key = fresh()
-    calls = []
-
-    async def work():
-        calls.append(1)
-        await asyncio.sleep(0.2)
-        return {"runs": ["run_1"]}
-
-    results = await asyncio.gather(*(Deduper(db).once(tenant, scope, key, work)
-                                     for _ in range(4)))
-    assert len(calls) == 1
-    assert all(result == {"runs": ["run_1"]} for result, _ in results)
-    assert sorted(first for _, first in results) == [False, False, False, True]
+def new_run(tenant: str, params: dict | None = None) -> NewRun:
+    run = WorkflowRun(id=new_id("run"), tenant_id=tenant, workflow_id="wf_test",
+                      trigger="webhook", status="running", phase="running",
+                      params=params or {}, created_at=utcnow(), start_time=utcnow())
+    return NewRun(run, [], [])
 
 
-async def test_failed_work_releases_the_key(db):
-    tenant, scope, key = fresh()
-
-    async def failing():
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError):
-        await Deduper(db).once(tenant, scope, key, failing)
+async def runs_of(db, tenant: str) -> int:
     async with db.session(readonly=True) as session:
-        assert await store.get(session, tenant, scope, key) is None
-
-    async def work():
-        return {"runs": ["run_2"]}
-
-    assert await Deduper(db).once(tenant, scope, key, work) == ({"runs": ["run_2"]}, True)
+        return await session.scalar(select(func.count()).select_from(WorkflowRun)
+                                    .where(WorkflowRun.tenant_id == tenant))
 
 
-async def test_stale_claim_is_taken_over_once(db, monkeypatch):
-    tenant, scope, key = fresh()
-    async with db.session() as session, session.begin():
-        assert await store.claim(session, tenant, scope, key)
-        assert not await store.claim(session, tenant, scope, key)
-    monkeypatch.setattr(inbound, "DEDUPE_STALE", timedelta(0))
+@pytest.fixture
+async def starts(db):
+    writer = RunStarts(db, Outbox(db, Wakeups()))
+    await writer.start()
+    yield writer
+    await writer.stop()
+
+
+async def test_concurrent_requests_with_one_key_write_one_run(db, starts):
+    tenant = str(uuid.uuid4())
+    key = OnceKey(tenant, "test", "key-" + uuid.uuid4().hex)
+    news = [new_run(tenant) for _ in range(6)]
+    results = await asyncio.gather(*(starts.write([n], key) for n in news))
+    assert sorted(r.first for r in results) == [False] * 5 + [True]
+    winner = next(r for r in results if r.first)
+    assert all(r.run_ids == winner.run_ids for r in results)
+    assert await runs_of(db, tenant) == 1
+    # A later repeat, in a batch of its own, finds the key too.
+    again = await starts.write([new_run(tenant)], key)
+    assert (again.first, again.run_ids) == (False, winner.run_ids)
+    assert await runs_of(db, tenant) == 1
+
+
+async def test_a_failed_write_leaves_neither_key_nor_run(db, starts):
+    tenant = str(uuid.uuid4())
+    key = OnceKey(tenant, "test", "key-" + uuid.uuid4().hex)
+    bad = new_run(tenant, {"x": object()})  # not JSON at all: the insert fails on its data
+    with pytest.raises(REFUSED):
+        await starts.write([bad], key)
     async with db.session(readonly=True) as session:
-        row = await store.get(session, tenant, scope, key)
-    assert store.is_pending(row.result) and row.created_at <= utcnow()
+        assert await store.get(session, tenant, key.scope, key.key) is None
+    assert await runs_of(db, tenant) == 0
+    retried = await starts.write([new_run(tenant)], key)
+    assert retried.first and await runs_of(db, tenant) == 1
 
-    async def work():
-        return {"runs": ["run_3"]}
 
-    assert await Deduper(db).once(tenant, scope, key, work) == ({"runs": ["run_3"]}, True)
-    async with db.session() as session, session.begin():
-        assert not await store.take_over(session, tenant, scope, key, row.created_at)
+async def test_one_bad_start_does_not_fail_its_batch(db, starts):
+    tenant = str(uuid.uuid4())
+    bad = new_run(tenant, {"x": object()})
+    good = [new_run(tenant) for _ in range(4)]
+    results = await asyncio.gather(starts.write([good[0]]), starts.write([bad]),
+                                   *(starts.write([n]) for n in good[1:]),
+                                   return_exceptions=True)
+    assert isinstance(results[1], REFUSED)
+    assert [r.first for i, r in enumerate(results) if i != 1] == [True] * 4
+    assert await runs_of(db, tenant) == 4

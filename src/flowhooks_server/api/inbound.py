@@ -13,6 +13,7 @@ from google.protobuf import empty_pb2, json_format
 
 from flowhooks_server.api.context import current
 from flowhooks_server.api.run_convert import run_out
+from flowhooks_server.domain import json_doc
 from flowhooks_server.domain.inbound import cloudevents, sender_of
 from flowhooks_server.services.inbound import Inbound, WebhookOutcome, request_headers
 
@@ -91,10 +92,7 @@ def _cloudevent_json(event) -> dict:
         media = str(out.get("datacontenttype", "")).split(";")[0].strip().lower()
         out["data"] = event.text_data
         if media in ("", JSON, "text/json") or media.endswith("+json"):
-            try:
-                out["data"] = json.loads(event.text_data)
-            except ValueError:
-                pass
+            out["data"] = json_doc.loads(event.text_data, "event.textData")
     elif kind == "proto_data":
         out.setdefault("datacontenttype", "application/protobuf")
         out.setdefault("dataschema", event.proto_data.type_url)

@@ -23,6 +23,7 @@ from flowhooks_server.domain.webhooks import MAX_TIMEOUT_S, FailureHandling
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage import deliveries as store
 from flowhooks_server.storage.db import Database
+from flowhooks_server.storage.errors import is_outage
 from flowhooks_server.storage.models import utcnow
 
 log = logging.getLogger("flowhooks.delivery")
@@ -35,6 +36,9 @@ REAP_EVERY_S = 5.0
 LEASE_RENEWAL = timedelta(seconds=MAX_TIMEOUT_S + LEASE_MARGIN_S)
 STRANDED_LOOKBACK = timedelta(minutes=5)  # ≫ REAP_EVERY_S; start-up looks at everything
 ALERT_TIMEOUT_S = 10.0
+RECORD_RETRY_S = 0.5
+POISON_TRIES = 3  # recordings of one outcome alone before it is finished as failed
+RELEASE_TIMEOUT_S = 5.0
 
 
 class DeliveryWorker:
@@ -53,6 +57,7 @@ class DeliveryWorker:
         self._webhook_slots: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_webhook))
         self._outcomes: list[store.Outcome] = []
+        self._poison: dict[int, int] = {}  # failed recordings alone, by delivery seq
         self._have_outcomes = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -79,9 +84,19 @@ class DeliveryWorker:
             task.cancel()
         await asyncio.gather(*self._inflight, return_exceptions=True)
         self._have_outcomes.set()
-        await record
-        async with self._db.session() as session, session.begin():
-            released = await store.release_owned(session, self.owner)
+        # Bounded whatever the database does: what is not recorded by then is left to its
+        # leases, which run out and are reaped, as after a crash (at-least-once holds).
+        try:
+            async with asyncio.timeout(RELEASE_TIMEOUT_S):
+                await record
+            async with asyncio.timeout(RELEASE_TIMEOUT_S), self._db.session() as session, \
+                    session.begin():
+                released = await store.release_owned(session, self.owner)
+        except Exception as exc:  # noqa: BLE001 - TimeoutError or a database error
+            record.cancel()
+            log.warning("stopped without recording every outcome or releasing leases",
+                        extra={"unrecorded": len(self._outcomes), "error": type(exc).__name__})
+            return
         if released:
             log.info("leases released", extra={"count": released})
 
@@ -269,21 +284,82 @@ class DeliveryWorker:
                     return
                 continue
             started = time.perf_counter()
-            while True:
-                try:
-                    async with self._db.session() as session, session.begin():
-                        await store.record(session, self.owner, batch)
-                    break
-                except Exception:
-                    log.exception("recording outcomes failed; retrying")
-                    await asyncio.sleep(0.5)
+            left = await self._record(batch)
+            if left:
+                # Not recorded (the database is away): try again soon, after newer outcomes.
+                self._outcomes = left + self._outcomes
+                await self._pause(RECORD_RETRY_S)
+                self._have_outcomes.set()
             self._wakeups.logs_written()
             if any(o.claimed.webhook.ordered or o.status == "pending" for o in batch):
                 self._wakeups.outbox_changed()
             log.debug("outcomes recorded", extra={
-                "count": len(batch), "ms": round((time.perf_counter() - started) * 1000)})
+                "count": len(batch) - len(left),
+                "ms": round((time.perf_counter() - started) * 1000)})
             if self._stopping.is_set() and not self._inflight and not self._outcomes:
                 return
+
+    async def _record(self, batch: list[store.Outcome]) -> list[store.Outcome]:
+        """Record a batch; what cannot be recorded now (the database is away) comes back.
+
+        A batch that fails for another reason is recorded one outcome at a time, so one
+        poison outcome (a value the database refuses) never blocks the others (SPEC §8.16).
+        An outcome that fails alone `POISON_TRIES` times is finished as `failed` with the
+        reason instead, so it is not attempted again and again after every restart."""
+        if len(batch) == 1:
+            return await self._record_alone(batch[0])
+        try:
+            await self._write(batch)
+            return []
+        except Exception as exc:  # noqa: BLE001 - sorted out below
+            if is_outage(exc):
+                log.warning("recording outcomes failed: the database is unavailable",
+                            extra={"count": len(batch), "error": type(exc).__name__})
+                return batch
+            log.warning("recording a batch of outcomes failed; recording them one by one",
+                        extra={"count": len(batch), "error": type(exc).__name__})
+        left: list[store.Outcome] = []
+        for outcome in batch:
+            left += await self._record_alone(outcome)
+        return left
+
+    async def _record_alone(self, outcome: store.Outcome) -> list[store.Outcome]:
+        try:
+            await self._write([outcome])
+            self._poison.pop(outcome.claimed.seq, None)
+            return []
+        except Exception as exc:  # noqa: BLE001
+            if is_outage(exc):
+                return [outcome]
+            tries = self._poison[outcome.claimed.seq] = self._poison_tries(outcome) + 1
+            log.warning("an outcome could not be recorded", extra={
+                "delivery": outcome.claimed.id, "tries": tries, "error": type(exc).__name__})
+            if tries < POISON_TRIES:
+                return [outcome]
+            reason = type(exc).__name__
+        self._poison.pop(outcome.claimed.seq, None)
+        finished = _unrecordable(outcome, reason)
+        try:
+            await self._write([finished])
+            return []
+        except Exception as again:  # noqa: BLE001
+            # Even the bare entry is refused: leave the lease to run out, as after a crash.
+            log.error("a delivery's outcome could not be recorded at all", extra={
+                "delivery": outcome.claimed.id, "error": type(again).__name__})
+            return [finished] if is_outage(again) else []
+
+    def _poison_tries(self, outcome: store.Outcome) -> int:
+        return self._poison.get(outcome.claimed.seq, 0)
+
+    async def _write(self, outcomes: list[store.Outcome]) -> None:
+        async with self._db.session() as session, session.begin():
+            await store.record(session, self.owner, outcomes)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, cut short when the worker is told to stop."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
 
 
 def _view(event) -> EventView:
@@ -300,12 +376,29 @@ def _signing_secrets(hook, now: datetime) -> list[str]:
 
 
 def _crashed(job: store.Claimed, exc: Exception) -> store.Outcome:
+    """A delivery whose attempt could not even be made (its body cannot be rendered, say):
+    finished as failed with the reason, not attempted forever."""
     event = job.event
     entry = store.log_row(
         tenant_id=event.tenant_id, webhook_id=job.webhook.id, delivery_id=job.id,
         event_id=event.id, event_type=event.type, attempt=job.attempt, status="failed",
-        url=job.webhook.url, now=utcnow(), error=f"internal error: {type(exc).__name__}")
+        url=job.webhook.url, now=utcnow(),
+        error=f"the delivery could not be prepared: {type(exc).__name__}: {exc}"[:500])
     return store.Outcome(job, "failed", entry)
+
+
+def _unrecordable(outcome: store.Outcome, reason: str) -> store.Outcome:
+    """The bare failed entry of an outcome the database refused: no response body, no
+    divert, no suspension; only the reason."""
+    job, entry = outcome.claimed, outcome.log
+    bare = store.log_row(
+        tenant_id=entry["tenant_id"], webhook_id=entry["webhook_id"], delivery_id=job.id,
+        event_id=entry["event_id"], event_type=entry["event_type"], attempt=entry["attempt"],
+        status="failed", url=entry["url"], now=utcnow(),
+        response_status_code=entry["response_status_code"], duration_ms=entry["duration_ms"],
+        error=f"the outcome could not be recorded ({reason}); the delivery is "
+              "finished as failed", log_id=entry["id"])
+    return store.Outcome(job, "failed", bare)
 
 
 def _held(job: store.Claimed) -> store.Outcome:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +13,7 @@ from cloudevents.core.bindings.http import to_structured_event
 from cloudevents.core.v1.event import CloudEvent
 
 from flowhooks_server import __version__
+from flowhooks_server.domain import json_doc
 
 USER_AGENT = f"flowhooks/{__version__}"
 JSON = "application/json"
@@ -46,15 +46,13 @@ def render_body(event: EventView, fmt: str) -> tuple[bytes, str]:
             attributes["subject"] = event.workflow_id
         message = to_structured_event(CloudEvent(attributes, event.data))
         return message.body, CLOUDEVENTS_JSON
-    return _dumps({
+    return json_doc.dumps({
         "event_id": event.id, "event_type": event.type, "workflow_id": event.workflow_id or "",
         "organization_id": event.tenant_id, "timestamp": rfc3339(event.created_at),
         "data": event.data,
     }), JSON
 
 
-def _dumps(document: dict) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

@@ -74,7 +74,7 @@ def start(run: RunLike, tasks: list[TaskLike], workflow_name: str, now: datetime
     run.status, run.phase, run.start_time = "running", "running", now
     moves = Moves([("workflow.started", run_data(run, workflow_name))])
     advance(run, tasks, workflow_name, now, pending, moves)
-    return moves
+    return _settled(run, moves)
 
 
 def advance(run: RunLike, tasks: list[TaskLike], workflow_name: str, now: datetime,
@@ -103,11 +103,11 @@ def advance(run: RunLike, tasks: list[TaskLike], workflow_name: str, now: dateti
         if current.type == "eventwait" and topic in pending:
             status, data = pending[topic]
             moves.used_callbacks.append(topic)
-            end_task(run, tasks, current, status, {"data": data}, workflow_name, now, pending,
-                     moves)
+            _end_task(run, tasks, current, status, {"data": data}, workflow_name, now, pending,
+                      moves)
             continue
         if current.type == "sleep" and current.due_at <= now:
-            end_task(run, tasks, current, "succeeded", {}, workflow_name, now, pending, moves)
+            _end_task(run, tasks, current, "succeeded", {}, workflow_name, now, pending, moves)
             continue
         run.status = "running" if current.type == "sleep" else "waiting"
         return moves
@@ -118,6 +118,22 @@ def end_task(run: RunLike, tasks: list[TaskLike], task: TaskLike, status: str, r
              workflow_name: str, now: datetime, pending: dict[str, tuple[str, dict]],
              moves: Moves) -> Moves:
     """A task ends with `status`; the run goes on, or fails with it."""
+    _end_task(run, tasks, task, status, results, workflow_name, now, pending, moves)
+    return _settled(run, moves)
+
+
+def _settled(run: RunLike, moves: Moves) -> Moves:
+    """Step events show the run as the whole move left it (SPEC §6: the last task's
+    `workflow.step.completed` shows the run finished, not the `waiting` it was before)."""
+    for event_type, data in moves.events:
+        if event_type.startswith("workflow.step."):
+            data["status"] = run.status
+    return moves
+
+
+def _end_task(run: RunLike, tasks: list[TaskLike], task: TaskLike, status: str, results: dict,
+              workflow_name: str, now: datetime, pending: dict[str, tuple[str, dict]],
+              moves: Moves) -> Moves:
     task.status, task.phase, task.end_time, task.due_at = status, "completed", now, None
     task.results = results
     if status == "succeeded":

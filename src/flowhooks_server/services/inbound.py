@@ -3,27 +3,23 @@ trigger admits them, callbacks resolving `eventwait` tasks, and webhooks from Sl
 plain JSON senders turned into runs. Parsing and signature checks are the pure functions of
 `domain.inbound`; this module finds the workflows, de-duplicates and starts the runs.
 
-De-duplication (`Deduper`): a key is claimed (committed, `pending`) before the runs it guards
-start, and their ids are recorded once they have; a repeat reads the first result, waiting
-briefly if the first is still under way. A claim whose work fails is released, so a retry runs.
+De-duplication: a request's key is written in the transaction that writes its runs
+(`services.run_starts`), so a repeat, however it is timed, finds either both or neither.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
-from flowhooks_server.domain import conditions
+from flowhooks_server.domain import conditions, json_doc
 from flowhooks_server.domain import runs as run_rules
 from flowhooks_server.domain.auth import Principal, resolve_tenant
 from flowhooks_server.domain.errors import (
-    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -32,20 +28,16 @@ from flowhooks_server.domain.errors import (
     found,
 )
 from flowhooks_server.domain.inbound import github, plain, slack
-from flowhooks_server.domain.inbound._http import lower_headers, parse_json
+from flowhooks_server.domain.inbound._http import lower_headers
 from flowhooks_server.domain.inbound.cloudevents import InboundEvent
 from flowhooks_server.domain.workflows import Trigger
+from flowhooks_server.services.run_starts import OnceKey
 from flowhooks_server.services.runs import RunEngine, RunView
 from flowhooks_server.services.workflows import WorkflowManager, spec_of
-from flowhooks_server.storage import dedupe as dedupe_store
 from flowhooks_server.storage import inbound as inbound_store
 from flowhooks_server.storage.db import Database
-from flowhooks_server.storage.models import Workflow, utcnow
+from flowhooks_server.storage.models import Workflow
 
-DEDUPE_WAIT_S = 10.0
-DEDUPE_POLL_S = 0.05
-# A claim still pending after this long was left by a process that died mid-way.
-DEDUPE_STALE = timedelta(seconds=60)
 MAX_KEY = 512
 
 
@@ -55,58 +47,6 @@ def _key(*parts: str) -> str:
     if len(joined) <= MAX_KEY:
         return joined
     return "sha256:" + hashlib.sha256(joined.encode("utf-8")).hexdigest()
-
-
-class Deduper:
-    def __init__(self, db: Database):
-        self._db = db
-
-    async def once(self, tenant: str, scope: str, key: str | None,
-                   work: Callable[[], Awaitable[dict]]) -> tuple[dict, bool]:
-        """`(result, first)`: the result of `work`, run only by the first request with the key
-        (always when `key` is None), or the first request's result."""
-        if key is None:
-            return await work(), True
-        async with self._db.session() as session, session.begin():
-            claimed = await dedupe_store.claim(session, tenant, scope, key)
-        if not claimed:
-            result = await self._first_result(tenant, scope, key)
-            if result is not None:
-                return result, False
-        try:
-            result = await work()
-        except BaseException:
-            async with self._db.session() as session, session.begin():
-                await dedupe_store.release(session, tenant, scope, key)
-            raise
-        async with self._db.session() as session, session.begin():
-            await dedupe_store.record(session, tenant, scope, key, result)
-        return result, True
-
-    async def _first_result(self, tenant: str, scope: str, key: str) -> dict | None:
-        """The first request's result; None when this request now owns the key (the first
-        failed and released it, or died and left it stale)."""
-        deadline = time.monotonic() + DEDUPE_WAIT_S
-        while True:
-            async with self._db.session(readonly=True) as session:
-                row = await dedupe_store.get(session, tenant, scope, key)
-            if row is None:
-                async with self._db.session() as session, session.begin():
-                    if await dedupe_store.claim(session, tenant, scope, key):
-                        return None
-                continue
-            if not dedupe_store.is_pending(row.result):
-                return row.result
-            if utcnow() - row.created_at > DEDUPE_STALE:
-                async with self._db.session() as session, session.begin():
-                    if await dedupe_store.take_over(session, tenant, scope, key,
-                                                    row.created_at):
-                        return None
-                continue
-            if time.monotonic() > deadline:
-                raise AlreadyExists("a request with the same idempotency key is still being "
-                                    "processed; retry later")
-            await asyncio.sleep(DEDUPE_POLL_S)
 
 
 @dataclass
@@ -130,17 +70,12 @@ def _event_params(event: InboundEvent) -> dict:
     return {"event": event.to_json(), "data": data}
 
 
-def _run_ids(views: list[RunView]) -> dict:
-    return {"runs": [view.run.id for view in views]}
-
-
 class Inbound:
     def __init__(self, db: Database, workflows: WorkflowManager, runs: RunEngine,
                  clock: Callable[[], float] = time.time):
         self._db = db
         self._workflows = workflows
         self._runs = runs
-        self._dedupe = Deduper(db)
         self._clock = clock
 
     # -- POST /api/v2/event ------------------------------------------------------------------
@@ -170,21 +105,17 @@ class Inbound:
         payload = event.to_json()
         chosen = [w for w in candidates
                   if conditions.all_hold(spec_of(w).triggers.event.conditions, payload)]
-        started: list[RunView] = []
+        params = _event_params(event)
+        news = [self._runs.prepare(tenant, workflow, "event", params) for workflow in chosen]
+        started = await self._runs.start_once(
+            news, OnceKey(tenant, "cloudevent", _key(*event.dedupe_key)))
+        if started.first:
+            return [RunView(new.run, new.tasks) for new in news]
+        return await self._views(tenant, started.run_ids)
 
-        async def start() -> dict:
-            params = _event_params(event)
-            for workflow in chosen:
-                started.append(await self._runs.start(tenant, workflow, "event", params))
-            return _run_ids(started)
-
-        result, first = await self._dedupe.once(tenant, "cloudevent",
-                                                _key(*event.dedupe_key), start)
-        return started if first else await self._views(tenant, result)
-
-    async def _views(self, tenant: str, result: dict) -> list[RunView]:
+    async def _views(self, tenant: str, run_ids: list[str]) -> list[RunView]:
         views = []
-        for run_id in result.get("runs", []):
+        for run_id in run_ids:
             try:
                 views.append(await self._runs.get(tenant, run_id))
             except NotFound:
@@ -205,7 +136,7 @@ class Inbound:
         data: Any = {}
         if body.strip():
             try:
-                data = parse_json(body)
+                data = json_doc.loads(body)
             except InvalidArgument as exc:
                 problems.items.extend(exc.violations)
                 data = {}
@@ -282,15 +213,11 @@ class Inbound:
             return WebhookOutcome(answer={
                 "reason": f"the {kind} trigger's condition on {failing.field} does not hold"})
         tenant = workflow.tenant_id
-        started: list[RunView] = []
-
-        async def start() -> dict:
-            started.append(await self._runs.start(tenant, workflow, kind, params))
-            return _run_ids(started)
-
-        result, first = await self._dedupe.once(
-            tenant, scope, None if key is None else _key(workflow.id, key), start)
-        views = started if first else await self._views(tenant, result)
+        new = self._runs.prepare(tenant, workflow, kind, params)
+        once = None if key is None else OnceKey(tenant, scope, _key(workflow.id, key))
+        started = await self._runs.start_once([new], once)
+        views = [RunView(new.run, new.tasks)] if started.first else \
+            await self._views(tenant, started.run_ids)
         if not views:
             return WebhookOutcome(answer={"reason": "the first delivery's run is gone"})
         return WebhookOutcome(run=views[0])

@@ -13,7 +13,7 @@ from flowhooks_server.domain import runs as rules
 from flowhooks_server.domain.errors import FailedPrecondition, InvalidArgument, found
 from flowhooks_server.ids import new_id
 from flowhooks_server.services.outbox import Outbox
-from flowhooks_server.services.run_starts import RunStarts
+from flowhooks_server.services.run_starts import NewRun, OnceKey, RunStarts, Started
 from flowhooks_server.storage import runs as run_store
 from flowhooks_server.storage.db import Database
 from flowhooks_server.storage.models import TaskRun, Workflow, WorkflowRun, utcnow
@@ -52,9 +52,8 @@ class RunEngine:
 
     # -- use cases ----------------------------------------------------------------------------
 
-    async def start(self, tenant: str, workflow: Workflow, trigger: str,
-                    params: dict) -> RunView:
-        """A new run of `workflow`, moved as far as it goes, committed with its events."""
+    def prepare(self, tenant: str, workflow: Workflow, trigger: str, params: dict) -> NewRun:
+        """A new run of `workflow`, moved as far as it goes at once, not yet written."""
         now = utcnow()
         run = WorkflowRun(id=new_id("run"), tenant_id=tenant, workflow_id=workflow.id,
                           trigger=trigger, status="notstarted", phase="pending",
@@ -65,10 +64,22 @@ class RunEngine:
                          | {"params": t.get("params") or {}}, results={})
                  for i, t in enumerate(workflow.tasks)]
         moves = rules.start(run, tasks, workflow.name, now, {})
-        await self._starts.write(run, tasks, moves.events)
-        if any(t.due_at for t in tasks):
+        return NewRun(run, tasks, moves.events)
+
+    async def start(self, tenant: str, workflow: Workflow, trigger: str,
+                    params: dict) -> RunView:
+        """A new run of `workflow`, moved as far as it goes, committed with its events."""
+        new = self.prepare(tenant, workflow, trigger, params)
+        await self.start_once([new])
+        return RunView(new.run, new.tasks)
+
+    async def start_once(self, news: list[NewRun], key: OnceKey | None = None) -> Started:
+        """Write `news` with the de-duplication `key` in one transaction, unless the key was
+        written before (then `first` is False and `run_ids` are the first request's)."""
+        started = await self._starts.write(news, key)
+        if started.first and any(t.due_at for new in news for t in new.tasks):
             self._timer_changed.set()
-        return RunView(run, tasks)
+        return started
 
     async def callback(self, tenant: str, run_id: str, topic: str, status: str,
                        data: dict) -> None:

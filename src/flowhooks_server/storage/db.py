@@ -53,7 +53,8 @@ class Database:
                       "pool_timeout": 5, "pool_recycle": 1800}
             if self._postgres:
                 kwargs["connect_args"] = {"connect_timeout": 5}
-        self.engine = create_async_engine(url, **kwargs)
+        # Bound parameters never reach an error message or a log line: they hold secrets.
+        self.engine = create_async_engine(url, hide_parameters=True, **kwargs)
         if self._sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)

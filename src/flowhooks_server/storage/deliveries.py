@@ -101,6 +101,21 @@ async def fan_out(session: AsyncSession, events: Sequence[NewEvent],
     return made
 
 
+def storable_text(text: str | None) -> str | None:
+    """Text a receiver (or its network) made, as both databases can store it (SPEC §8.16):
+    PostgreSQL text cannot hold NUL, so it is escaped, and lone surrogates (from a decoder
+    told to keep them) become U+FFFD."""
+    if text is None:
+        return None
+    if "\x00" in text:
+        text = text.replace("\x00", "\\u0000")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
+
+
 def log_row(*, tenant_id: str, webhook_id: str, delivery_id: str, event_id: str,
             event_type: str, attempt: int, status: str, url: str, now: datetime,
             response_status_code: int | None = None, response_body: str | None = None,
@@ -109,8 +124,9 @@ def log_row(*, tenant_id: str, webhook_id: str, delivery_id: str, event_id: str,
     return {"id": log_id or new_id("log"), "tenant_id": tenant_id, "webhook_id": webhook_id,
             "delivery_id": delivery_id, "event_id": event_id, "event_type": event_type,
             "attempt": attempt, "status": status, "url": url,
-            "response_status_code": response_status_code, "response_body": response_body,
-            "duration_ms": duration_ms, "error": error, "failure_trigger": failure_trigger,
+            "response_status_code": response_status_code,
+            "response_body": storable_text(response_body), "duration_ms": duration_ms,
+            "error": storable_text(error), "failure_trigger": failure_trigger,
             "created_at": now, "next_attempt_at": next_attempt_at}
 
 

@@ -7,6 +7,12 @@ from sqlalchemy import exc as sa_exc
 from flowhooks_server.domain.errors import FlowhooksError, Unavailable
 
 
+def is_outage(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached, rather than that it refused a
+    statement or a value (which trying again will not change)."""
+    return isinstance(translate_storage_error(error), Unavailable)
+
+
 def translate_storage_error(error: BaseException) -> FlowhooksError | None:
     if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)) or (
         isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated

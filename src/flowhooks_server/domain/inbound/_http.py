@@ -1,13 +1,12 @@
 """The HTTP shapes every inbound parser shares: case-insensitive headers, the media type of a
-Content-Type, and a JSON body whose errors name `body`."""
+Content-Type, and a JSON body read strictly (`domain.json_doc`) whose errors name `body`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from flowhooks_server.domain.errors import InvalidArgument
+from flowhooks_server.domain import json_doc
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -23,13 +22,4 @@ def media_type(headers: Mapping[str, str]) -> str:
 
 
 def parse_json(body: bytes | str, field: str = "body") -> Any:
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidArgument(field, f"is not valid JSON ({_where(exc)})") from None
-
-
-def _where(exc: ValueError) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-    return "not UTF-8"
+    return json_doc.loads(body, field)

@@ -105,6 +105,9 @@ def parse_http(headers: Mapping[str, str], body: bytes) -> list[InboundEvent]:
 
 
 def _parse_binary(headers: Mapping[str, str], body: bytes) -> InboundEvent:
+    kind = media_type(headers)
+    if body.strip() and (kind in _JSON_MEDIA or kind.endswith("+json")):
+        parse_json(body, "data")
     try:
         event = from_binary(HTTPMessage(headers=dict(headers), body=body), JSONFormat(),
                             _ReceivedEvent)
@@ -115,10 +118,8 @@ def _parse_binary(headers: Mapping[str, str], body: bytes) -> InboundEvent:
 
 
 def _parse_structured(body: bytes | str, where: str = "") -> InboundEvent:
-    # A cheap shape check, so the happy path parses the JSON once (in the SDK); malformed JSON
-    # surfaces in _format_error, which parses again to name the culprit.
-    if _bytes(body).lstrip()[:1] != b"{":
-        parse_json(body)
+    # The strict read first (NaN, surrogates, depth...), which the SDK's json.loads lacks.
+    if not isinstance(parse_json(body), dict):
         raise InvalidArgument("body", f"must be a JSON object: one CloudEvent{where}")
     try:
         event = from_structured(HTTPMessage(headers={}, body=_bytes(body)), JSONFormat(),

@@ -74,7 +74,10 @@ def parse_delivery(headers: Mapping[str, str], body: bytes) -> GitHubDelivery:
     if not event:
         raise InvalidArgument("X-GitHub-Event", "is required")
     if media_type(headers) == FORM:
-        fields = parse_qs(body.decode("utf-8", "replace"))
+        try:
+            fields = parse_qs(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise InvalidArgument("body", "is not valid UTF-8") from None
         if "payload" not in fields:
             raise InvalidArgument("payload", "is required in a form-encoded GitHub delivery")
         payload = parse_json(fields["payload"][0], "payload")

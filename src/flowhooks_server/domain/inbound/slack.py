@@ -26,6 +26,7 @@ SIGNATURE_HEADER = "x-slack-signature"
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
 VERSION = "v0"
 MAX_SKEW_S = 300
+MAX_TIMESTAMP = 12  # digits: far beyond any clock, and never an overflow
 URL_VERIFICATION = "url_verification"
 RUN_KINDS = frozenset({"event_callback", "shortcut"})
 
@@ -47,10 +48,9 @@ def verify_signature(secret: str | None, headers: Mapping[str, str], body: bytes
     given = names.get(SIGNATURE_HEADER, "").strip()
     if not timestamp or not given:
         raise Unauthenticated("X-Slack-Signature and X-Slack-Request-Timestamp are required")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise Unauthenticated("X-Slack-Request-Timestamp must be Unix seconds") from None
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP):
+        raise Unauthenticated("X-Slack-Request-Timestamp must be Unix seconds")
+    sent_at = int(timestamp)
     if abs(now - sent_at) > MAX_SKEW_S:
         raise Unauthenticated(
             f"X-Slack-Request-Timestamp is more than {MAX_SKEW_S} s from the server's clock")
@@ -87,7 +87,7 @@ def parse_request(headers: Mapping[str, str], body: bytes) -> SlackRequest:
     """Read a JSON request (events API) or a form-encoded one whose JSON is in `payload`
     (shortcuts and other interactivity)."""
     if media_type(headers) == FORM or body.startswith(b"payload="):
-        fields = parse_qs(body.decode("utf-8", "replace"))
+        fields = parse_qs(_text(body))
         payload = parse_json(fields["payload"][0], "payload") if "payload" in fields else {}
     else:
         payload = parse_json(body)
@@ -98,3 +98,10 @@ def parse_request(headers: Mapping[str, str], body: bytes) -> SlackRequest:
     if request.kind == URL_VERIFICATION and not isinstance(payload.get("challenge"), str):
         raise InvalidArgument("challenge", "is required in a url_verification request")
     return request
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidArgument("body", "is not valid UTF-8") from None
