@@ -19,7 +19,7 @@ class Reply:
     status: int = 200
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
-    body: str = "ok"
+    body: str | bytes = "ok"  # bytes go out as they are (invalid UTF-8, NUL...)
 
 
 @dataclass
@@ -85,6 +85,8 @@ class Receiver:
         if reply.delay_s:
             await asyncio.sleep(reply.delay_s)
         got.replied = time.monotonic()
+        if isinstance(reply.body, bytes):
+            return web.Response(status=reply.status, body=reply.body, headers=reply.headers)
         return web.Response(status=reply.status, text=reply.body, headers=reply.headers)
 
     async def wait_for(self, count: int, timeout_s: float = 10.0) -> list[Received]:

@@ -5,8 +5,6 @@ senders, with de-duplication, routing by trigger conditions, and both parameter 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -21,66 +19,24 @@ from flowhooks.v1 import cloudevent_pb2, inbound_pb2, inbound_pb2_grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from harness import wait_for
+from inbound_client import (
+    GH_SECRET,
+    SLACK_SECRET,
+    WAIT,
+    callback,
+    get_run,
+    github_headers,
+    github_workflow,
+    make_workflow,
+    org,
+    plain_webhook,
+    runs_of,
+    slack_headers,
+    wait_status,
+    waiting_run,
+)
 from slack_sdk.signature import SignatureVerifier
 from tenancy import field_violations, make_tenant
-
-GH_SECRET, SLACK_SECRET = "gh-inbound-secret", "slack-inbound-secret"
-WAIT = [{"name": "approval", "type": "eventwait", "topic": "approve"}]
-
-
-def org(tenant) -> dict:
-    return {"X-Org-Id": tenant.id}
-
-
-async def make_workflow(rest, tenant, tasks=WAIT, **triggers) -> str:
-    body = {"name": "inbound-" + uuid.uuid4().hex[:8], "triggers": triggers, "tasks": tasks}
-    status, created = await rest.call("POST", "/api/v2/workflows", token=tenant.token,
-                                      headers=org(tenant), json=body)
-    assert status == 200, created
-    return created["id"]
-
-
-async def get_run(rest, tenant, run_id) -> dict:
-    status, run = await rest.call("GET", f"/api/v2/workflowruns/{run_id}", token=tenant.token,
-                                  headers=org(tenant))
-    assert status == 200, run
-    return run
-
-
-async def runs_of(rest, tenant, workflow_id) -> list[dict]:
-    status, body = await rest.call("GET", f"/api/v2/workflowruns?workflow={workflow_id}",
-                                   token=tenant.token, headers=org(tenant))
-    assert status == 200, body
-    return body["workflowRuns"]
-
-
-async def wait_status(rest, tenant, run_id, wanted: str) -> dict:
-    async def reached():
-        run = await get_run(rest, tenant, run_id)
-        return run if run["status"] == wanted else None
-    return await wait_for(reached, timeout_s=15)
-
-
-async def plain_webhook(rest, tenant, workflow_id, payload=None, *, query="ref",
-                        headers=None, token=True):
-    return await rest.call(
-        "POST", f"/api/v2/webhook?{query}={workflow_id}", token=tenant.token if token else None,
-        headers=headers, data=json.dumps(payload or {}).encode(),
-    )
-
-
-async def callback(rest, tenant, query: str, body=None, method="POST"):
-    data = None if body is None else json.dumps(body).encode()
-    return await rest.call(method, f"/api/v2/callback?{query}", token=tenant.token, data=data,
-                           headers={"Content-Type": "application/json"} if data else None)
-
-
-async def waiting_run(rest, tenant, tasks=WAIT) -> tuple[str, str]:
-    workflow_id = await make_workflow(rest, tenant, tasks, webhook={"enabled": True})
-    status, run = await plain_webhook(rest, tenant, workflow_id, {"n": 1})
-    assert status == 200, run
-    return workflow_id, run["id"]
-
 
 # -- webhook + callback ---------------------------------------------------------------------
 
@@ -386,18 +342,6 @@ async def test_protobuf_cloudevent_over_grpc(channel, rest, tenant):
 # -- GitHub -----------------------------------------------------------------------------------
 
 
-def github_headers(event: str, body: bytes, secret=GH_SECRET, delivery=None) -> dict:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-            "X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
-
-
-async def github_workflow(rest, tenant) -> str:
-    return await make_workflow(rest, tenant, github={
-        "enabled": True, "secret": GH_SECRET, "events": ["push"], "conditions": [
-            {"field": "$.ref", "operation": "equals", "value": "refs/heads/main"}]})
-
-
 async def test_github_push_signed_creates_a_run_once(rest, tenant):
     workflow_id = await github_workflow(rest, tenant)
     body = json.dumps({"ref": "refs/heads/main", "after": "abc123"}).encode()
@@ -439,14 +383,6 @@ async def test_github_ping_filtered_event_and_failing_condition_make_no_run(rest
 
 
 # -- Slack --------------------------------------------------------------------------------------
-
-
-def slack_headers(body: bytes, timestamp: int | None = None, secret=SLACK_SECRET) -> dict:
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    signature = SignatureVerifier(secret).generate_signature(timestamp=str(timestamp),
-                                                             body=body.decode())
-    return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": signature,
-            "Content-Type": "application/json"}
 
 
 async def test_slack_challenge_and_event_callback(rest, tenant):
