@@ -27,6 +27,9 @@ from delivery_fixtures import (  # noqa: E402, F401 - fixtures shared by every f
 from harness import Rest, Stack  # noqa: E402
 from tenancy import Tenant, make_tenant  # noqa: E402
 
+from flowhooks_server.storage.db import Database  # noqa: E402
+from flowhooks_server.storage.migrate import upgrade_sync  # noqa: E402
+
 BACKENDS = ("sqlite", "postgres")
 
 
@@ -84,3 +87,23 @@ async def tenant(rest, stack) -> Tenant:
 @pytest.fixture
 async def other_tenant(rest, stack) -> Tenant:
     return await make_tenant(rest, stack.bootstrap_token)
+
+
+@pytest.fixture(scope="session")
+def storage_url(backend, tmp_path_factory):
+    """A migrated database of its own per backend, for tests that use storage directly."""
+    if backend == "sqlite":
+        url = sqlite_url(tmp_path_factory.mktemp("storage"))
+    else:
+        url = create_pg_database()
+    upgrade_sync(url)
+    yield url
+    if backend == "postgres":
+        drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+async def db(storage_url):
+    database = Database(storage_url)
+    yield database
+    await database.dispose()

@@ -1,0 +1,140 @@
+"""Nothing a receiver sends can stop delivery (SPEC §8.16), on both databases.
+
+End to end: a receiver answering `200 ok\\x00bad` (which once wedged every outcome on
+PostgreSQL, across restarts) or bytes that are not UTF-8 gets its attempts logged, with the
+body stored safely, while another tenant's deliveries go on and the test endpoint answers.
+On the worker itself, with a real database: an outcome the database refuses is retried alone,
+never holds up the others of its batch, and is finished as `failed` with the reason."""
+
+from __future__ import annotations
+
+import uuid
+
+from bursts import DbPublisher, all_arrive, publish_burst
+from harness import wait_for
+from receiver import Receiver, Reply
+from sqlalchemy import select
+from tenancy import make_tenant
+
+from flowhooks_server.delivery.sender import Sender
+from flowhooks_server.delivery.wakeups import Wakeups
+from flowhooks_server.delivery.worker import POISON_TRIES, DeliveryWorker
+from flowhooks_server.ids import new_id
+from flowhooks_server.services.outbox import Outbox
+from flowhooks_server.storage import deliveries as store
+from flowhooks_server.storage.models import Delivery, DeliveryLog, Webhook, utcnow
+
+POISON_BODIES = {"nul": b"ok\x00bad", "not utf-8": b"\xff\xfeok\xc0\xa0", "nul only": b"\x00"}
+
+
+async def hook_for(rest, stack, url: str):
+    tenant = await make_tenant(rest, stack.bootstrap_token)
+    status, body = await rest.call("POST", "/webhooks", token=tenant.token, json={
+        "name": "poison", "url": url, "eventTypes": ["workflow.*"]})
+    assert status == 200, body
+    return tenant, body["id"]
+
+
+async def logs_of(rest, tenant, hook_id: str, count: int) -> list[dict]:
+    async def enough():
+        status, logs = await rest.call("GET", f"/webhooks/{hook_id}/logs", token=tenant.token)
+        assert status == 200, logs
+        return logs if len(logs) >= count else None
+    return await wait_for(enough, timeout_s=15)
+
+
+async def test_receiver_poison_answers_are_logged_and_block_no_one(irest, insecure_stack,
+                                                                    receiver):
+    healthy = await Receiver().start()
+    poisoned: dict[str, Receiver] = {}
+    try:
+        victims = {}
+        for name, body in POISON_BODIES.items():
+            poisoned[name] = await Receiver().start()
+            poisoned[name].respond(default=Reply(200, body=body))
+            victims[name] = await hook_for(irest, insecure_stack, poisoned[name].url)
+        bystander, bystander_hook = await hook_for(irest, insecure_stack, healthy.url)
+        publisher = DbPublisher(insecure_stack.database_url)
+        try:
+            for tenant, _ in victims.values():
+                await publish_burst(publisher, tenant.id, 3)
+            ids = await publish_burst(publisher, bystander.id, 20)
+        finally:
+            await publisher.close()
+        await all_arrive(healthy, ids, timeout_s=15)
+        for name, (tenant, hook_id) in victims.items():
+            logs = await logs_of(irest, tenant, hook_id, 3)
+            assert {e["status"] for e in logs} == {"succeeded"}, logs
+            stored = logs[0]["responseBody"]
+            assert "\x00" not in stored and "\ud800" not in stored
+            if name == "nul":
+                assert stored == "ok\\u0000bad"
+            if name == "not utf-8":
+                assert stored.startswith("\ufffd") and "ok" in stored
+            # The test endpoint (which waits for its recorded entry) still answers.
+            status, entry = await irest.call("POST", f"/webhooks/{hook_id}/test",
+                                             token=tenant.token)
+            assert status == 200 and entry["status"] == "succeeded", entry
+        await logs_of(irest, bystander, bystander_hook, 20)
+        assert "recording outcomes failed" not in insecure_stack.logs()
+    finally:
+        await healthy.stop()
+        for r in poisoned.values():
+            await r.stop()
+
+
+async def _claimed_batch(db, count: int) -> list[store.Claimed]:
+    """`count` due deliveries of a fresh webhook, claimed by a test owner."""
+    tenant, now = str(uuid.uuid4()), utcnow()
+    async with db.session() as session, session.begin():
+        hook = Webhook(id=new_id("wh"), tenant_id=tenant, name="poison",
+                       url="https://example.com/in", headers={}, event_types=["*"],
+                       enabled=True, suspended=False, timeout_ms=1000, format="json",
+                       ordered=False, secret="s", created_at=now, updated_at=now)
+        session.add(hook)
+        await session.flush()
+        await Outbox(db, Wakeups()).add_many(
+            session, tenant, [("workflow.completed", {"n": n}) for n in range(count)],
+            only_webhook=hook.id)
+    async with db.session() as session, session.begin():
+        claimed = await store.claim(session, "test-owner", 1000, 15.0)
+    mine = [c for c in claimed if c.webhook.id == hook.id]
+    assert len(mine) == count
+    return mine
+
+
+def _outcome(job: store.Claimed, **log_overrides) -> store.Outcome:
+    entry = store.log_row(
+        tenant_id=job.event.tenant_id, webhook_id=job.webhook.id, delivery_id=job.id,
+        event_id=job.event.id, event_type=job.event.type, attempt=job.attempt,
+        status="succeeded", url=job.webhook.url, now=utcnow(), response_status_code=200,
+        response_body="ok", duration_ms=3)
+    entry.update(log_overrides)
+    return store.Outcome(job, "succeeded", entry)
+
+
+async def test_a_poison_outcome_is_isolated_then_finished_as_failed(db):
+    worker = DeliveryWorker(db, Sender(allow_insecure=True), Wakeups())
+    worker.owner = "test-owner"
+    jobs = await _claimed_batch(db, 4)
+    # A value no driver can bind: every write of this outcome fails on its data.
+    poison = _outcome(jobs[1], next_attempt_at="not a time")
+    batch = [_outcome(jobs[0]), poison, _outcome(jobs[2]), _outcome(jobs[3])]
+    left = await worker._record(batch)
+    assert left == [poison]
+    async with db.session(readonly=True) as session:
+        states = dict((await session.execute(
+            select(Delivery.id, Delivery.status)
+            .where(Delivery.id.in_([j.id for j in jobs])))).all())
+    assert states == {jobs[0].id: "succeeded", jobs[1].id: "inflight",
+                      jobs[2].id: "succeeded", jobs[3].id: "succeeded"}
+    for _ in range(POISON_TRIES - 2):
+        assert await worker._record(left) == [poison]
+    assert await worker._record(left) == []
+    async with db.session(readonly=True) as session:
+        state = await session.scalar(select(Delivery.status)
+                                     .where(Delivery.id == jobs[1].id))
+        entry = await session.scalar(select(DeliveryLog)
+                                     .where(DeliveryLog.delivery_id == jobs[1].id))
+    assert state == "failed"
+    assert entry.status == "failed" and "could not be recorded" in entry.error
