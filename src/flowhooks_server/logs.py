@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 
+PARAMETER_LOGGERS = ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "psycopg")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -35,3 +36,11 @@ def configure(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_parameter_loggers()
+
+
+def quiet_parameter_loggers() -> None:
+    """The drivers' debug lines print statement parameters (secrets, token hashes): those
+    loggers never go below INFO, whatever level the process logs at."""
+    for name in PARAMETER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
