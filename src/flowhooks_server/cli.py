@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -13,6 +14,7 @@ from flowhooks_server import logs, metrics
 from flowhooks_server.config import ConfigError, Settings
 
 log = logging.getLogger("flowhooks")
+STOP_SLACK_S = 4.0  # beyond the grace period, for Envoy and the last writes
 
 
 def _stop_event() -> asyncio.Event:
@@ -57,9 +59,26 @@ async def _serve(settings: Settings, with_envoy: bool) -> int:
         return 0
     finally:
         log.info("shutting down")
-        await app.stop()
+        await _stop_within(app, envoy)
+
+
+async def _stop_within(app, envoy) -> None:
+    """SPEC §8.15: the process exits within grace + 5 s whatever the database or the
+    receivers do. A stop that overruns is cut short: unfinished deliveries keep their leases,
+    which run out and are reaped (at-least-once), so nothing is lost by leaving."""
+    from flowhooks_server.app import SHUTDOWN_GRACE_S
+
+    try:
+        async with asyncio.timeout(SHUTDOWN_GRACE_S + STOP_SLACK_S):
+            await app.stop()
+    except TimeoutError:
+        log.error("shutdown overran its bound; exiting without finishing it")
         if envoy is not None:
-            await envoy.stop()
+            await envoy.stop(timeout=1.0)
+        logging.shutdown()
+        os._exit(1)
+    if envoy is not None:
+        await envoy.stop(timeout=1.0)
 
 
 def _announce(settings: Settings, dev_token: str | None) -> None:

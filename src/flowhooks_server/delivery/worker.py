@@ -38,7 +38,7 @@ STRANDED_LOOKBACK = timedelta(minutes=5)  # ≫ REAP_EVERY_S; start-up looks at 
 ALERT_TIMEOUT_S = 10.0
 RECORD_RETRY_S = 0.5
 POISON_TRIES = 3  # recordings of one outcome alone before it is finished as failed
-RELEASE_TIMEOUT_S = 5.0
+RELEASE_TIMEOUT_S = 1.5  # each of: recording the last outcomes, releasing the leases
 
 
 class DeliveryWorker:
