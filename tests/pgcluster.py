@@ -8,6 +8,7 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from harness import free_port
@@ -21,9 +22,10 @@ def _bin(name: str) -> str:
 
 
 class PgCluster:
-    def __init__(self, root: Path):
-        self.root = root
-        self.data = root / "data"
+    def __init__(self) -> None:
+        # Not under pytest's tmp_path: its folders are root's alone, and postgres runs it.
+        self.root = Path(tempfile.mkdtemp(prefix="flowhooks-pg-"))
+        self.data = self.root / "data"
         self.port = free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
@@ -34,7 +36,6 @@ class PgCluster:
         return subprocess.run(command, check=check, capture_output=True, text=True, timeout=60)
 
     def init(self) -> PgCluster:
-        self.root.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
         self._run(_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",

@@ -31,10 +31,10 @@ RETRY_DEADLINE_S = 60.0
 
 
 @pytest.fixture
-def cluster(backend, tmp_path):
+def cluster(backend):
     if backend != "postgres":
         pytest.skip("a database restart is a PostgreSQL scenario")
-    pg = PgCluster(tmp_path / "pg").init()
+    pg = PgCluster().init()
     pg.start()
     yield pg
     pg.destroy()
