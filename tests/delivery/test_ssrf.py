@@ -20,6 +20,7 @@ FAST = FailureHandling(triggers=("network",), retry=RetryStrategy("linear", 0.05
                        divert=True, suspend=False)
 
 # (url template, what the refusal names). {tls}/{plain} are loopback receivers' ports.
+LOOPBACK_RULE = "127.0.0.1 is in 127.0.0.0/8 (loopback)"
 TARGETS = {
     "loopback": ("https://127.0.0.1:{tls}/hook", "loopback"),
     "private": ("https://10.1.2.3/hook", "private"),
@@ -28,8 +29,8 @@ TARGETS = {
     "localhost": ("https://localhost:{tls}/hook", "loopback"),
     "mapped-loopback": ("https://[::ffff:127.0.0.1]:{tls}/hook", "loopback"),
     # Legacy numeric forms that getaddrinfo maps onto 127.0.0.1.
-    "short-loopback": ("https://127.1:{tls}/hook", "127.0.0.1 is a loopback"),
-    "decimal-loopback": ("https://2130706433:{tls}/hook", "127.0.0.1 is a loopback"),
+    "short-loopback": ("https://127.1:{tls}/hook", LOOPBACK_RULE),
+    "decimal-loopback": ("https://2130706433:{tls}/hook", LOOPBACK_RULE),
     "http": ("http://127.0.0.1:{plain}/hook", "https"),
 }
 REFUSED_AT_CREATION = ("loopback", "private", "metadata", "ipv6-loopback", "localhost", "http",

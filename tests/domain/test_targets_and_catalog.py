@@ -5,7 +5,6 @@ import pytest
 from flowhooks_server.domain.catalog import TYPE_NAMES, matches
 from flowhooks_server.domain.targets import address_refusal, canonical_url, url_refusal
 
-
 # One address of every refused range of SPEC §8.11, and the rule its refusal must name.
 REFUSED_ADDRESSES = [
     ("0.0.0.0", "0.0.0.0/8"), ("0.1.2.3", "0.0.0.0/8"), ("10.1.2.3", "10.0.0.0/8 (private)"),
@@ -71,6 +70,7 @@ def test_a_non_address_is_refused_not_raised():
     ("https://user:pw@example.com/", "credentials"),
     ("https://example.com\\@127.0.0.1/", "credentials"),
     ("https://ex ample.com/", "space"),
+    ("https://a\ud800b.example.com/", "Unicode"),
     ("https://example.com/a\tb", "control character"),
     ("https://a_b.example.com/", "invalid host"),
     ("https://%zz.example.com/", "%-escape"),

@@ -200,3 +200,11 @@ def test_any_host_is_read_or_refused_never_guessed(host, port, secure):
         assert len(name) <= 253
     raw = yarl.URL(target.url, encoded=True).raw_host
     assert raw.split("%")[0] == target.host
+
+
+@given(st.text(max_size=60) | st.builds(lambda rest: "https://" + rest, st.text(max_size=60)),
+       st.booleans())
+@SETTINGS
+def test_any_text_gets_an_answer_never_an_exception(text, secure):
+    refusal = url_refusal(text, allow_insecure=not secure)
+    assert refusal is None or isinstance(refusal, str)

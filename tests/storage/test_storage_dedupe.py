@@ -18,7 +18,6 @@ from flowhooks_server.services.run_starts import NewRun, OnceKey, RunStarts
 from flowhooks_server.storage import dedupe as store
 from flowhooks_server.storage.models import WorkflowRun, utcnow
 
-
 # How each driver refuses a value it cannot serialise.
 REFUSED = (StatementError, TypeError)
 

@@ -1,19 +1,30 @@
 """HTTP attempts over pooled keep-alive connections, with the SSRF guard of SPEC §8.11 applied
-to the address actually connected to: names are resolved by a resolver that drops refused
-addresses, and literal addresses are checked before connecting."""
+to what is actually connected to.
+
+A URL is read once, by domain/targets.parse_target, and aiohttp is handed that canonical URL
+as already encoded, so yarl cannot read the host another way. A refused literal address (or
+http://, or localhost) is a `network` failure decided before any connection, and names are
+resolved by a resolver that drops refused addresses (no DNS rebinding). Either way the error
+names the rule and is the same whatever the port would have answered.
+"""
 
 from __future__ import annotations
 
 import socket
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import aiohttp
+import yarl
 from aiohttp.abc import AbstractResolver
 
 from flowhooks_server.domain.retries import Result
-from flowhooks_server.domain.targets import address_refusal, literal_address
+from flowhooks_server.domain.targets import (
+    TargetError,
+    address_refusal,
+    parse_target,
+    target_refusal,
+)
 
 MAX_RESPONSE_BODY = 4096
 
@@ -34,7 +45,8 @@ class GuardedResolver(AbstractResolver):
         allowed = [a for a in answers if address_refusal(a["host"]) is None]
         if not allowed:
             reason = address_refusal(answers[0]["host"]) if answers else "no address"
-            raise RefusedTarget(f"refused target: {host} resolves to {reason}")
+            raise RefusedTarget(f"refused target: {host} resolves to no public address: "
+                                f"{reason}")
         return allowed
 
     async def close(self) -> None:
@@ -67,32 +79,27 @@ class Sender:
         if self._session is not None:
             await self._session.close()
 
-    def refusal(self, url: str) -> str | None:
-        """Why this URL may not be connected to before any resolution, if it may not."""
-        if self._insecure:
-            return None
-        parts = urlsplit(url)
-        if parts.scheme != "https":
-            return "refused target: only https:// targets are allowed"
-        host = parts.hostname or ""
-        address = literal_address(host)
-        if address is None:
-            return None  # a name: the resolver checks what it resolves to
-        reason = address_refusal(address)
-        if reason is None:
-            return None
-        return f"refused target: {reason}" if address == host else \
-            f"refused target: {host} means {reason}"
+    def checked(self, url: str) -> yarl.URL:
+        """The URL to connect to, exactly as checked; raises RefusedTarget, before any
+        resolution or connection, when it may not be connected to."""
+        try:
+            target = parse_target(url)
+        except TargetError as exc:
+            raise RefusedTarget(f"refused target: the URL {exc}") from None
+        if reason := target_refusal(target, self._insecure):
+            raise RefusedTarget(f"refused target: the URL {reason}")
+        return yarl.URL(target.url, encoded=True)
 
     async def post(self, url: str, body: bytes, headers: list[tuple[str, str]],
                    timeout_s: float) -> Sent:
         started = time.perf_counter()
-        refused = self.refusal(url)
-        if refused:
-            return Sent(Result(error_kind="network", error=refused), None, 0)
+        try:
+            checked = self.checked(url)
+        except RefusedTarget as exc:
+            return Sent(Result(error_kind="network", error=str(exc)), None, 0)
         assert self._session is not None, "Sender.start() first"
         try:
-            async with self._session.post(url, data=body, headers=headers,
+            async with self._session.post(checked, data=body, headers=headers,
                                           allow_redirects=False,
                                           timeout=aiohttp.ClientTimeout(total=timeout_s)
                                           ) as response:
