@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from bursts import DbPublisher, all_arrive, publish_burst
 from harness import wait_for
 from receiver import Receiver, Reply
@@ -138,3 +139,24 @@ async def test_a_poison_outcome_is_isolated_then_finished_as_failed(db):
                                      .where(DeliveryLog.delivery_id == jobs[1].id))
     assert state == "failed"
     assert entry.status == "failed" and "could not be recorded" in entry.error
+
+
+async def test_an_event_that_cannot_be_rendered_is_finished_as_failed(irest, insecure_stack,
+                                                                       receiver, backend):
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's jsonb cannot even store a NaN: no such event can exist")
+    tenant, hook_id = await hook_for(irest, insecure_stack, receiver.url)
+    publisher = DbPublisher(insecure_stack.database_url)
+    try:
+        async with publisher.db.session() as session, session.begin():
+            await publisher.outbox.add(session, tenant.id, "workflow.completed",
+                                       {"x": float("nan")}, workflow_id="wf_bad")
+        publisher.outbox.committed()
+        good = await publish_burst(publisher, tenant.id, 2)
+    finally:
+        await publisher.close()
+    await all_arrive(receiver, good, timeout_s=15)
+    logs = await logs_of(irest, tenant, hook_id, 3)
+    failed = [e for e in logs if e["status"] == "failed"]
+    assert len(failed) == 1 and "could not be prepared" in failed[0]["error"], logs
+    assert len(receiver.requests) == 2  # the unrenderable event never went out
