@@ -48,12 +48,17 @@ from flowhooks_server.services.runs import RunEngine
 from flowhooks_server.services.tokens import TokenManager
 from flowhooks_server.services.webhooks import WebhookManager
 from flowhooks_server.services.workflows import WorkflowManager
+from flowhooks_server.sidecar.envoy import MAX_REQUEST_HEADERS_KB
 from flowhooks_server.storage.db import Database
 
 log = logging.getLogger("flowhooks.app")
 
 # The raw body is capped at 1 MiB; the message may carry a little more (query fields, framing).
 MAX_REQUEST_BYTES = 1024 * 1024 + 4096
+# Request metadata (HTTP headers through Envoy): twice what Envoy accepts, which covers the
+# headers Envoy adds and HPACK's 32 bytes per entry. The soft and the hard limit are equal, so
+# nothing below it is refused at random (gRPC refuses a random share between the two).
+MAX_METADATA_BYTES = 2 * MAX_REQUEST_HEADERS_KB * 1024
 SHUTDOWN_GRACE_S = 10.0
 
 # Services whose RPCs later work implements; their generated bases answer UNIMPLEMENTED.
@@ -92,6 +97,8 @@ class App:
             interceptors=[ApiInterceptor(self.authenticator.authenticate)],
             options=[
                 ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+                ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+                ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
                 ("grpc.so_reuseport", 0),
             ],
         )

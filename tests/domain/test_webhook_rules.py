@@ -11,6 +11,7 @@ from flowhooks_server.domain.webhooks import (
     WebhookSpec,
     apply_add_remove,
     apply_header_changes,
+    header_refusals,
     validate,
 )
 
@@ -75,3 +76,49 @@ def test_header_removed_and_readded_ends_present():
     out = apply_header_changes({"X-Team": ("ops",), "X-Old": ("1",)},
                                remove=["x-team", "X-Old"], add={"X-Team": ["dev", "ops"]})
     assert out == {"X-Team": ("dev", "ops")}
+
+
+# -- custom headers (SPEC §7) -----------------------------------------------------------------
+
+RESERVED = ["Host", "Content-Type", "Content-Length", "webhook-id", "webhook-signature",
+            "Webhook-Timestamp", "X-Webhook-Signature", "User-Agent", "Transfer-Encoding",
+            "Content-Encoding", "Connection", "Keep-Alive", "Expect", "Upgrade", "TE",
+            "Trailer", "Proxy-Authorization", "Proxy-Connection", "proxy-anything"]
+
+
+@pytest.mark.parametrize("name", RESERVED + [n.upper() for n in RESERVED]
+                         + [n.lower() for n in RESERVED])
+def test_reserved_headers_are_refused_in_any_case(name):
+    spec = GOOD.with_changes(headers={name: ("v",)})
+    assert fields_of(spec, SOCOTRA_FIELDS) == {f"endpoint.headers.{name}"}
+    assert fields_of(spec, ELAN_FIELDS) == {f"headers.{name}"}
+
+
+@pytest.mark.parametrize("name", ["", "X A", "X:A", "X\tA", "(x)", "X/A", "X-\u00e9", "X=1",
+                                  "a\x00b", "X\r\nY", "[x]", "{x}", '"x"', "x@y", "x?", "x,y"])
+def test_header_names_must_be_tokens(name):
+    assert fields_of(GOOD.with_changes(headers={name: ("v",)})) == {f"headers.{name}"}
+
+
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\rb", "a\nb", "a\x00b", "\x01",
+                                   "a\x1fb", "a\x7f", "ok\x0b"])
+def test_header_values_must_hold_no_control_characters(value):
+    assert fields_of(GOOD.with_changes(headers={"X-Fine": ("ok", value)})) == {"headers.X-Fine"}
+
+
+def test_ordinary_headers_pass():
+    headers = {"X-Team": ("ops", "dev"), "Authorization": ("Bearer abc",), "X-Tab": ("a\tb",),
+               "x.dotted~name!#$%&'*+^_`|": ("v",), "Accept": ("*/*",), "X-Empty": ("",),
+               "X-Unicode": ("Zoë",), "Tee": ("not TE",), "Hostname": ("not Host",),
+               "X-Proxy-Id": ("not Proxy-*",)}
+    validate(GOOD.with_changes(headers=headers), ELAN_FIELDS, allow_insecure=False)
+
+
+def test_header_refusals_name_every_problem():
+    assert header_refusals("Transfer-Encoding", ["chunked"]) == [
+        "is reserved: flowhooks or the HTTP connection sets it"]
+    assert header_refusals("X A", ["a\nb"]) == [
+        "is not a valid header name (an RFC 9110 token: letters, digits and !#$%&'*+-.^_`|~)",
+        "values must not contain a line feed (LF)"]
+    assert header_refusals("X-Ok", ["\x00"]) == ["values must not contain a NUL character"]
+    assert header_refusals("X-Ok", ["ok", "fine"]) == []

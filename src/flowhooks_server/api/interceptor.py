@@ -1,8 +1,17 @@
-"""The one server interceptor: authenticate, authorize, resolve the tenant, map errors to
-statuses, and write one structured log line and the metrics of every RPC.
+"""The one server interceptor: check the request, authenticate, authorize, resolve the
+tenant, map errors to statuses, and write one structured log line and the metrics of every RPC.
 
 It wraps the handler rather than the call so it can read request fields (`tenant` from the
-path, `access_token` from the query) before the servicer runs.
+path, `access_token` from the query) before the servicer runs. Before anything else it runs
+the checks every request gets (api/request_checks.py: no NUL in any string field).
+
+Authorization fails closed (SPEC §5). A method the server serves is let through unwrapped only
+when it is on the public allow-list (`PUBLIC_METHODS`: health checks and server reflection);
+otherwise it needs a policy in `POLICIES`, and one without is refused with PERMISSION_DENIED,
+logged and counted, whatever its servicer would have done. So is any method whose requests
+stream (stream-unary, stream-stream): no flowhooks RPC has one, and the wrappers below check
+and authorize single requests only. A method the server does not serve at all gets gRPC's own
+UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -17,7 +26,8 @@ import grpc
 from flowhooks_server import metrics
 from flowhooks_server.api import context as request_context
 from flowhooks_server.api.errors import internal_status, to_status, unimplemented_status
-from flowhooks_server.api.policies import POLICIES, Policy
+from flowhooks_server.api.policies import POLICIES, PUBLIC_METHODS, Policy
+from flowhooks_server.api.request_checks import check_request
 from flowhooks_server.domain.auth import Principal, resolve_tenant
 from flowhooks_server.domain.errors import FlowhooksError, Unauthenticated
 from flowhooks_server.storage.errors import translate_storage_error
@@ -38,21 +48,45 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(self, continuation, details):
         handler = await continuation(details)
-        policy = POLICIES.get(details.method)
-        if handler is None or policy is None:
+        if handler is None:
+            return None  # not served here: gRPC answers UNIMPLEMENTED
+        method = details.method
+        if method in PUBLIC_METHODS:
             return handler
+        policy = POLICIES.get(method)
+        if policy is None:
+            return self._refusal(method, handler, "has no authorization policy")
+        if handler.request_streaming:
+            return self._refusal(method, handler, "streams requests, which flowhooks refuses")
         metadata = {k: v for k, v in details.invocation_metadata if isinstance(v, str)}
         if handler.unary_unary:
-            behaviour = self._wrap_unary(details.method, policy, metadata, handler.unary_unary)
+            behaviour = self._wrap_unary(method, policy, metadata, handler.unary_unary)
             return grpc.unary_unary_rpc_method_handler(
                 behaviour, handler.request_deserializer, handler.response_serializer
             )
         if handler.unary_stream:
-            behaviour = self._wrap_stream(details.method, policy, metadata, handler.unary_stream)
+            behaviour = self._wrap_stream(method, policy, metadata, handler.unary_stream)
             return grpc.unary_stream_rpc_method_handler(
                 behaviour, handler.request_deserializer, handler.response_serializer
             )
-        return handler
+        return self._refusal(method, handler, "has no behaviour the interceptor can wrap")
+
+    def _refusal(self, method: str, handler, why: str):
+        """A handler of the same kind as `handler` that refuses every call, fail closed."""
+        message = f"{method} is refused: it {why}"
+
+        async def refuse(request_or_iterator, context: grpc.aio.ServicerContext):
+            self._record(method, None, "PERMISSION_DENIED", time.perf_counter(), error=message,
+                         level=logging.ERROR)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, message)
+
+        make = {
+            (False, False): grpc.unary_unary_rpc_method_handler,
+            (False, True): grpc.unary_stream_rpc_method_handler,
+            (True, False): grpc.stream_unary_rpc_method_handler,
+            (True, True): grpc.stream_stream_rpc_method_handler,
+        }[(bool(handler.request_streaming), bool(handler.response_streaming))]
+        return make(refuse, handler.request_deserializer, handler.response_serializer)
 
     async def _resolve(self, method: str, policy: Policy, metadata: dict[str, str], request):
         token = bearer_token(metadata)
@@ -77,6 +111,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             ctx = None
             try:
+                check_request(request)
                 ctx = await self._resolve(method, policy, metadata, request)
                 request_context.bind(ctx)
                 response = await inner(request, context)
@@ -92,6 +127,7 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             ctx = None
             try:
+                check_request(request)
                 ctx = await self._resolve(method, policy, metadata, request)
                 request_context.bind(ctx)
                 async for item in inner(request, context):
@@ -117,12 +153,14 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
         await context.abort(status.code, status.details, status.trailing_metadata)
 
     @staticmethod
-    def _record(method, ctx, code: str, started: float, error: str | None = None) -> None:
+    def _record(method, ctx, code: str, started: float, error: str | None = None,
+                level: int = logging.INFO) -> None:
         elapsed = time.perf_counter() - started
         metrics.REQUESTS.labels(method=method, code=code).inc()
         metrics.REQUEST_SECONDS.labels(method=method).observe(elapsed)
         principal = ctx.principal if ctx else None
-        log.info(
+        log.log(
+            level,
             "rpc",
             extra={
                 "rpc": method,

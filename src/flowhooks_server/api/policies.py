@@ -8,6 +8,11 @@ token:
   "required"  no token → 401;
   "optional"  the servicer authenticates another way (GitHub and Slack signatures).
 A token may also come as the `access_token` request field where `query_token` is set.
+
+Fail closed (SPEC §5): the interceptor refuses any served method that has no policy here and
+is not in `PUBLIC_METHODS`, the explicit list of methods that need no token (gRPC health, which
+Envoy's health checks call, and server reflection). tests/api/test_policies.py walks the
+generated descriptors to prove every flowhooks RPC has a policy.
 """
 
 from __future__ import annotations
@@ -94,3 +99,11 @@ POLICIES: dict[str, Policy] = {
     for method, policy in methods.items()
 }
 SERVICE_NAMES: tuple[str, ...] = tuple(f"flowhooks.v1.{service}" for service in _TABLE)
+
+# Served without a token, unwrapped: neither reads nor changes any tenant's data.
+PUBLIC_METHODS: frozenset[str] = frozenset({
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+})

@@ -1,5 +1,20 @@
 """A tenant's webhook: the one model behind both REST surfaces, its failure handling, and the
-validation rules of SPEC §7. Field names in errors are those of the surface that was called."""
+validation rules of SPEC §7. Field names in errors are those of the surface that was called.
+
+Custom headers (`header_refusals`) are checked the same way on both surfaces, at creation and
+on every change, so a header that is accepted can always be sent:
+
+- the name is an RFC 9110 token (`1*tchar`);
+- the name is not reserved, compared case-insensitively: the headers flowhooks sets itself
+  (Host, Content-Type, Content-Length, User-Agent, X-Webhook-Signature, webhook-*) and the
+  hop-by-hop and framing headers whose meaning belongs to the connection, not to the caller
+  (Transfer-Encoding, Content-Encoding, Connection, Keep-Alive, Expect, Upgrade, TE, Trailer,
+  Proxy-*): a caller's `Transfer-Encoding: chunked` beside our Content-Length would make the
+  request ambiguous to the receiver and to every proxy on the way;
+- a value holds no control character but HTAB: no CR or LF (header injection), no NUL, none
+  of the other C0 controls nor DEL, which HTTP clients refuse at send time, so the delivery
+  would fail every attempt.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +33,17 @@ MIN_ATTEMPTS, MAX_ATTEMPTS = 1, 10
 FORMATS = ("json", "cloudevents")
 RETRY_TYPES = ("linear", "exponential")
 NAMED_TRIGGERS = ("4xx", "5xx", "timeout", "network")
-RESERVED_HEADERS = frozenset({"host", "content-type", "content-length", "x-webhook-signature",
-                              "user-agent"})
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# SPEC §7, compared in lower case; names starting with one of RESERVED_PREFIXES are reserved too.
+RESERVED_HEADERS = frozenset({
+    "host", "content-type", "content-length", "x-webhook-signature", "user-agent",
+    "transfer-encoding", "content-encoding", "connection", "keep-alive", "expect", "upgrade",
+    "te", "trailer",
+})
+RESERVED_PREFIXES = ("webhook-", "proxy-")
+# RFC 9110 §5.1 field-name = token; token = 1*tchar.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# RFC 9110 §5.5: a field value is VCHAR, obs-text, SP and HTAB; every other control is refused.
+_BAD_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -135,13 +158,36 @@ def _validate_headers(headers: dict[str, tuple[str, ...]], at: str, problems: Vi
     if len(headers) > MAX_HEADERS:
         problems.add(at, f"must have at most {MAX_HEADERS} headers")
     for name, values in headers.items():
-        lowered = name.lower()
-        if not _HEADER_NAME.match(name):
-            problems.add(f"{at}.{name}", "is not a valid header name")
-        elif lowered in RESERVED_HEADERS or lowered.startswith("webhook-"):
-            problems.add(f"{at}.{name}", "is reserved and set by flowhooks")
-        if any("\r" in v or "\n" in v for v in values):
-            problems.add(f"{at}.{name}", "values must not contain line breaks")
+        for description in header_refusals(name, values):
+            problems.add(header_field(at, name), description)
+
+
+def header_field(at: str, name: str) -> str:
+    """How an error names one header of the map at `at` (`endpoint.headers.X-Team`)."""
+    return f"{at}.{name}"
+
+
+def is_reserved_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in RESERVED_HEADERS or lowered.startswith(RESERVED_PREFIXES)
+
+
+def header_refusals(name: str, values: tuple[str, ...] | list[str]) -> list[str]:
+    """Why a custom header cannot be sent as given (empty when it can), see the module text."""
+    refusals = []
+    if not _HEADER_NAME.fullmatch(name):
+        refusals.append("is not a valid header name (an RFC 9110 token: letters, digits and "
+                        "!#$%&'*+-.^_`|~)")
+    elif is_reserved_header(name):
+        refusals.append("is reserved: flowhooks or the HTTP connection sets it")
+    for value in values:
+        if bad := _BAD_VALUE_CHAR.search(value):
+            char = bad.group()
+            what = {"\r": "a carriage return (CR)", "\n": "a line feed (LF)",
+                    "\x00": "a NUL character"}.get(char, f"the control character U+{ord(char):04X}")
+            refusals.append(f"values must not contain {what}")
+            break
+    return refusals
 
 
 def _validate_failure_handling(fh: FailureHandling, at: str, allow_insecure: bool,

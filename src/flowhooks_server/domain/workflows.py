@@ -6,6 +6,7 @@ its ordered tasks, and the validation rules that name the field at fault.
      ├── triggers: Triggers {manual, webhook, event, github, slack}
      │     └── Trigger {enabled, conditions[], secret (github, slack), events[] (github)}
      │           └── Condition {field: JSONPath, operation: equals | matches | in, value | values}
+     │                 (a `matches` value is a pattern RE2 can run, in linear time: SPEC §4)
      ├── tasks[]: TaskSpec, in order
      │     ├── eventwait {topic, timeout?}
      │     ├── sleep {duration}
@@ -18,13 +19,13 @@ The JSON forms (`to_json`/`from_json`) are what storage keeps in the workflow's 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext import parse as parse_jsonpath
 
+from flowhooks_server.domain.conditions import pattern_refusal
 from flowhooks_server.domain.errors import Violations
 
 MAX_NAME = 255
@@ -217,11 +218,9 @@ def _validate_condition(condition: Condition, at: str, problems: Violations) -> 
 
 
 def regex_refusal(pattern: str) -> str | None:
-    try:
-        re.compile(pattern)
-    except (re.error, RecursionError, OverflowError) as exc:
-        return f"is not a valid regular expression: {exc}"
-    return None
+    """Why `pattern` cannot be a `matches` operand: RE2 cannot run it (see domain/conditions),
+    or it is too long; None when it can be one."""
+    return pattern_refusal(pattern)
 
 
 def _validate_tasks(tasks: tuple[TaskSpec, ...], problems: Violations) -> None:

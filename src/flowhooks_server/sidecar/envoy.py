@@ -27,6 +27,11 @@ ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "envoy" / "envoy.yaml.in"
 DESCRIPTOR = ROOT / "generated" / "flowhooks_descriptor.pb"
 LUA_FILTER = "envoy.filters.http.lua"
+# The largest request header block Envoy accepts; a bigger one is answered 431 by Envoy itself
+# (SPEC §4). The gRPC server's metadata limit (app.py) is set above it, headers Envoy adds
+# included, so a block Envoy lets through always reaches the servicer: otherwise gRPC would
+# answer RESOURCE_EXHAUSTED, which is 429 over REST.
+MAX_REQUEST_HEADERS_KB = 32
 ROUTE_INDENT = " " * 14
 
 
@@ -59,6 +64,7 @@ def render_config(
         GRPC_PORT=int(grpc_port),
         HTTP_PORT=int(http_port),
         ADMIN_PORT=int(admin_port),
+        MAX_REQUEST_HEADERS_KB=MAX_REQUEST_HEADERS_KB,
         DESCRIPTOR_BIN=base64.b64encode(blob).decode(),
         # The placeholder sits at the routes' indentation inside the template.
         RESPONSE_BODY_ROUTES=f"\n{ROUTE_INDENT}".join(f"- {r}" for r in routes),
