@@ -122,3 +122,16 @@ def test_header_refusals_name_every_problem():
         "values must not contain a line feed (LF)"]
     assert header_refusals("X-Ok", ["\x00"]) == ["values must not contain a NUL character"]
     assert header_refusals("X-Ok", ["ok", "fine"]) == []
+
+
+def test_headers_stored_before_the_rules_are_never_sent():
+    from flowhooks_server.domain.payloads import delivery_headers
+
+    sent = delivery_headers(msg_id="msg_1", timestamp=1, body=b"{}",
+                            content_type="application/json", secrets=["s"],
+                            custom={"X-Team": ["ops"], "Transfer-Encoding": ["chunked"],
+                                    "X-Bad": ["a\x00b"], "Bad Name": ["x"]})
+    names = [name.lower() for name, _ in sent]
+    assert ("X-Team", "ops") in sent
+    assert "transfer-encoding" not in names and "x-bad" not in names
+    assert "bad name" not in names and names.count("content-type") == 1

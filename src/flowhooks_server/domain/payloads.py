@@ -14,6 +14,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from flowhooks_server import __version__
 from flowhooks_server.domain import json_doc
+from flowhooks_server.domain.webhooks import header_refusals
 
 USER_AGENT = f"flowhooks/{__version__}"
 JSON = "application/json"
@@ -71,7 +72,10 @@ def delivery_headers(*, msg_id: str, timestamp: int, body: bytes, content_type: 
                      custom: dict[str, list[str]], secrets: list[str]) -> list[tuple[str, str]]:
     """Every header of an attempt. `secrets` holds the current secret first, then, during a
     rotation, the previous one; empty when the webhook has none (then nothing is signed)."""
-    headers = [(name, value) for name, values in custom.items() for value in values]
+    # Custom headers stored before today's rules (SPEC §7) are dropped, never sent: a framing
+    # header would contradict the body, a control character would split the request.
+    headers = [(name, value) for name, values in custom.items()
+               if not header_refusals(name, values) for value in values]
     headers += [("Content-Type", content_type), ("User-Agent", USER_AGENT),
                 ("webhook-id", msg_id), ("webhook-timestamp", str(timestamp))]
     if secrets:
