@@ -40,7 +40,7 @@ def configure(level: str = "INFO") -> None:
 
 
 def quiet_parameter_loggers() -> None:
-    """The drivers' debug lines print statement parameters (secrets, token hashes): those
-    loggers never go below INFO, whatever level the process logs at."""
+    """The drivers' debug and info lines echo statements and their parameters (secrets,
+    token hashes): those loggers say only warnings, whatever level the process logs at."""
     for name in PARAMETER_LOGGERS:
-        logging.getLogger(name).setLevel(logging.INFO)
+        logging.getLogger(name).setLevel(logging.WARNING)

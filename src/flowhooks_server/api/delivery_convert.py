@@ -5,6 +5,7 @@ from __future__ import annotations
 from flowhooks.v1 import delivery_logs_pb2, diverted_events_pb2
 
 from flowhooks_server.api.convert import timestamp
+from flowhooks_server.services.deliveries import format_cursor
 from flowhooks_server.storage.models import DeliveryLog, DivertedEvent
 
 
@@ -16,7 +17,7 @@ def log_entry_out(row: DeliveryLog) -> delivery_logs_pb2.DeliveryLogEntry:
         response_body=row.response_body or "", duration_ms=row.duration_ms,
         error=row.error or "", failure_trigger=row.failure_trigger or "",
         created_at=timestamp(row.created_at), next_attempt_at=timestamp(row.next_attempt_at),
-        cursor=str(row.seq))
+        cursor=format_cursor(row))
 
 
 def diverted_out(row: DivertedEvent, event_type: str) -> diverted_events_pb2.DivertedEvent:

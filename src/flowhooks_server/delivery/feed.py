@@ -1,64 +1,57 @@
 """The live feed of delivery log entries behind the watch streams.
 
-One reader per process follows the log table (woken by local writes, and by NOTIFY from other
+One reader per process follows the log (woken by local writes, and by NOTIFY from other
 processes on PostgreSQL) and offers each new entry to the matching watchers' bounded queues.
 A watcher whose queue overflows is not slowed down for, nor buffered without bound: it is
-marked as lagging and catches up from the database by its own cursor."""
+marked as lagging and catches up from the database by its own cursor.
+
+Everything here reads the log in position order and only below the watermark
+(`storage.logs`), where nothing new can ever appear between entries already read. So the
+reader reads each entry once and never looks back, and a watcher hands out each entry exactly
+once by construction: it registers with the reader, replays from the database what follows
+its cursor, then takes live entries from its queue. The replay runs after registering, and the
+watermark only rises, so it reaches at least as far as anything offered before the watcher
+registered; the queue holds, in order, everything offered since. Handing out only entries that
+lie after the last one handed out (the watcher's cursor) is all the deduplication there is.
+Catching up after a lag is the same replay.
+
+Committed entries may wait behind the watermark while a writer that began before them is
+still running, and that writer's end need not announce anything (it may write no log entry).
+While the reader sees such entries waiting, it reads again after a few milliseconds, backing
+off to the usual recheck interval."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
-from collections import deque
 from collections.abc import AsyncIterator
 
 from flowhooks_server.delivery.wakeups import Wakeups
 from flowhooks_server.storage import logs as log_store
 from flowhooks_server.storage.db import Database
-from flowhooks_server.storage.logs import LogFilter
+from flowhooks_server.storage.logs import LogFilter, Position, Snapshot, position_of
 from flowhooks_server.storage.models import DeliveryLog
 
 log = logging.getLogger("flowhooks.feed")
 
 QUEUE_SIZE = 1024
 PAGE = 500
-# Concurrent writers (other processes on PostgreSQL) may commit a smaller seq after a larger
-# one; re-reading this many seqs back catches those late commits.
-LOOKBACK = 256
+FOLLOW_PAGE = 4 * PAGE
 RECHECK_S = 0.5
-
-
-class _Recent:
-    """The last seqs seen, to drop repeats from overlapping reads."""
-
-    def __init__(self, size: int = 4 * LOOKBACK):
-        self._order: deque[int] = deque()
-        self._seen: set[int] = set()
-        self._size = size
-
-    def add(self, seq: int) -> bool:
-        """False if already seen."""
-        if seq in self._seen:
-            return False
-        self._seen.add(seq)
-        self._order.append(seq)
-        if len(self._order) > self._size:
-            self._seen.discard(self._order.popleft())
-        return True
+HELD_BACK_FIRST_S = 0.005
 
 
 class Watcher:
-    def __init__(self, where: LogFilter, cursor: int):
+    def __init__(self, where: LogFilter, cursor: Position, seen: Snapshot | None = None):
         self.where = where
-        # The client has everything up to `floor` (the cursor it resumed from): never again.
-        self.floor = cursor
+        # The last entry handed out (or where the watch started): only later ones go out.
         self.cursor = cursor
+        # A watch from now: the entries this snapshot saw are the past, wherever they lie.
+        self.seen = seen
         self.queue: asyncio.Queue[DeliveryLog] = asyncio.Queue(QUEUE_SIZE)
         self.lagging = False
         self.wake = asyncio.Event()
-        self.recent = _Recent()
 
     def offer(self, entry: DeliveryLog) -> None:
         if self.lagging:
@@ -67,16 +60,22 @@ class Watcher:
             self.queue.put_nowait(entry)
         except asyncio.QueueFull:
             log.info("watcher fell behind; catching up from the database",
-                     extra={"cursor": self.cursor})
+                     extra={"cursor": f"{self.cursor.txid}.{self.cursor.seq}"})
             self.lagging = True
             self.queue = asyncio.Queue(QUEUE_SIZE)
         self.wake.set()
 
-    def fresh(self, entry: DeliveryLog) -> bool:
-        if entry.seq <= self.floor or entry.seq <= self.cursor - LOOKBACK \
-                or not self.recent.add(entry.seq):
+    def take(self, entry: DeliveryLog) -> bool:
+        """Whether `entry` goes out: only if it lies after the cursor, which moves past it."""
+        at = position_of(entry)
+        if at <= self.cursor:
             return False
-        self.cursor = max(self.cursor, entry.seq)
+        self.cursor = at
+        if self.seen is not None:
+            if at.txid >= self.seen.xmax:
+                self.seen = None  # every later entry is newer than the snapshot
+            elif self.seen.saw(at.txid):
+                return False
         return True
 
 
@@ -85,14 +84,11 @@ class LogFeed:
         self._db = db
         self._wakeups = wakeups
         self._watchers: set[Watcher] = set()
-        self._position: int | None = None
-        self._recent = _Recent()
+        # Where the reader is; None while nobody listens (it then follows from "now").
+        self._position: Position | None = None
         self._task: asyncio.Task | None = None
         self._closed = False
         self._waiters: dict[str, asyncio.Future[DeliveryLog]] = {}
-        # Only several writers (PostgreSQL processes) can commit seqs out of order.
-        self._lookback = LOOKBACK if db.is_postgres else 0
-        self._last_lookback = 0.0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._follow(), name="log-feed")
@@ -107,25 +103,18 @@ class LogFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def current_cursor(self) -> int:
-        async with self._db.session(readonly=True) as session:
-            return await log_store.last_seq(session)
-
-    async def watch(self, where: LogFilter, cursor: int) -> AsyncIterator[DeliveryLog]:
-        """Entries after `cursor` (see `current_cursor` for "from now"): first those missed,
-        from the database, then live ones."""
-        watcher = Watcher(where, cursor)
+    async def watch(self, where: LogFilter, cursor: Position,
+                    seen: Snapshot | None = None) -> AsyncIterator[DeliveryLog]:
+        """Entries after `cursor` (and, from now, not seen by `seen`; see `log_store.now`):
+        first those missed, from the database, then live ones."""
+        watcher = Watcher(where, cursor, seen)
         self._watchers.add(watcher)
-        if self._position is None:
-            # The feed was idle: follow from the newest entry. Older ones are the replay's;
-            # rewinding to the watcher's cursor would re-read (and re-offer) history.
-            position = await self.current_cursor()
-            if self._position is None:
-                self._position = position
         try:
-            start = watcher.floor
+            # The reader was idle: it follows from now. Older entries are the replay's;
+            # rewinding to the watcher's cursor would re-read (and re-offer) history.
+            await self._follow_from_now()
             while not self._closed:
-                async for entry in self._replay(watcher, start):
+                async for entry in self._replay(watcher):
                     yield entry
                 while not watcher.lagging and not self._closed:
                     if watcher.queue.empty():
@@ -133,12 +122,10 @@ class LogFeed:
                         await watcher.wake.wait()
                         continue
                     entry = watcher.queue.get_nowait()
-                    if watcher.fresh(entry):
+                    if watcher.take(entry):
                         yield entry
-                # Fell behind: catch up from the database, re-reading the lookback window for
-                # entries committed late (duplicates are dropped by `fresh`).
+                # Fell behind: catch up from the database, from the cursor.
                 watcher.lagging = False
-                start = max(watcher.floor, watcher.cursor - LOOKBACK)
         finally:
             self._watchers.discard(watcher)
 
@@ -146,8 +133,7 @@ class LogFeed:
         """The first log entry of a delivery, waiting up to `timeout_s` for it."""
         waiter = self._waiters.setdefault(delivery_id, asyncio.get_running_loop().create_future())
         try:
-            if self._position is None:
-                self._position = await self.current_cursor()
+            await self._follow_from_now()
             async with self._db.session(readonly=True) as session:
                 entry = await log_store.first_of_delivery(session, delivery_id)
             if entry is not None:
@@ -159,51 +145,60 @@ class LogFeed:
         finally:
             self._waiters.pop(delivery_id, None)
 
-    async def _replay(self, watcher: Watcher, start: int) -> AsyncIterator[DeliveryLog]:
+    async def _follow_from_now(self) -> None:
+        if self._position is None:
+            async with self._db.session(readonly=True) as session:
+                position = (await log_store.now(session)).position
+            if self._position is None:
+                self._position = position
+
+    async def _replay(self, watcher: Watcher) -> AsyncIterator[DeliveryLog]:
         while True:
             async with self._db.session(readonly=True) as session:
-                rows = await log_store.after(session, watcher.where, start, PAGE)
-            for entry in rows:
-                if watcher.fresh(entry):
+                page = await log_store.released_after(session, watcher.where, watcher.cursor,
+                                                      PAGE)
+            for entry in page.entries:
+                if watcher.take(entry):
                     yield entry
-            if len(rows) < PAGE:
+            if len(page.entries) < PAGE:
                 return
-            start = rows[-1].seq
 
     async def _follow(self) -> None:
+        held_reads = 0
         while True:
+            delay = RECHECK_S
+            if held_reads:
+                delay = min(HELD_BACK_FIRST_S * 2 ** min(held_reads - 1, 16), RECHECK_S)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(RECHECK_S):
+                async with asyncio.timeout(delay):
                     await self._wakeups.logs.wait()
             self._wakeups.logs.clear()
             if not (self._watchers or self._waiters) or self._position is None:
                 self._position = None
+                held_reads = 0
                 continue
             try:
-                await self._read_new()
+                held_reads = held_reads + 1 if await self._read_new() else 0
             except Exception:
                 log.exception("reading new log entries failed")
+                held_reads = 0
                 await asyncio.sleep(RECHECK_S)
 
-    async def _read_new(self) -> None:
-        # Re-reading the lookback window (for late commits) twice a second is enough.
-        start = self._position
-        if self._lookback and time.monotonic() - self._last_lookback >= RECHECK_S:
-            start, self._last_lookback = max(start - self._lookback, 0), time.monotonic()
+    async def _read_new(self) -> bool:
+        """Offer what was released since the last read; True if more waits behind the
+        watermark."""
         while True:
             async with self._db.session(readonly=True) as session:
-                rows = await log_store.after(session, LogFilter(), start, PAGE * 4)
-            for entry in rows:
-                if not self._recent.add(entry.seq):
-                    continue
+                page = await log_store.released_after(session, LogFilter(), self._position,
+                                                      FOLLOW_PAGE, note_held_back=True)
+            for entry in page.entries:
                 waiter = self._waiters.pop(entry.delivery_id, None)
                 if waiter is not None and not waiter.done():
                     waiter.set_result(entry)
                 for watcher in self._watchers:
                     if watcher.where.matches(entry):
                         watcher.offer(entry)
-            if rows:
-                start = rows[-1].seq
-                self._position = max(self._position, start)
-            if len(rows) < PAGE * 4:
-                return
+            if page.entries:
+                self._position = position_of(page.entries[-1])
+            if len(page.entries) < FOLLOW_PAGE:
+                return page.held_back

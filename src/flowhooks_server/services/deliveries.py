@@ -14,21 +14,35 @@ from flowhooks_server.storage import diverted as diverted_store
 from flowhooks_server.storage import logs as log_store
 from flowhooks_server.storage import webhooks as webhook_store
 from flowhooks_server.storage.db import Database
-from flowhooks_server.storage.logs import LogFilter
+from flowhooks_server.storage.logs import LogFilter, Position, position_of
 from flowhooks_server.storage.models import DeliveryLog, DivertedEvent
 
 TEST_EVENT_TYPE = "workflow.completed"
 TEST_WAIT_MARGIN_S = 5.0
 BAD_CURSOR = "must be the cursor of an earlier log entry"
-MAX_CURSOR = 2**63 - 1  # a 64-bit sequence value
+MAX_PART = 2**63 - 1  # each part of a cursor is a 64-bit value
+MAX_DIGITS = len(str(MAX_PART))  # checked before int(), which refuses huge strings itself
 
 
-def parse_cursor(raw: str) -> int | None:
+def format_cursor(entry: DeliveryLog) -> str:
+    """The cursor of a log entry: its position `(txid, seq)` (see `storage.logs`) as
+    `<txid>.<seq>`. Clients treat it as opaque."""
+    txid, seq = position_of(entry)
+    return f"{txid}.{seq}"
+
+
+def parse_cursor(raw: str) -> Position | int | None:
+    """A position from `<txid>.<seq>`; a bare `<seq>` (the cursor of earlier versions) is
+    returned as an int, for `DeliveryLogs.watch` to look up; None (from now) when empty."""
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_CURSOR:
+    parts = raw.split(".")
+    if len(parts) > 2 or not all(p.isascii() and p.isdigit() and len(p) <= MAX_DIGITS
+                                 and int(p) <= MAX_PART for p in parts):
         raise InvalidArgument([("cursor", BAD_CURSOR)])
-    return int(raw)
+    if len(parts) == 1:
+        return int(raw)
+    return Position(int(parts[0]), int(parts[1]))
 
 
 async def _require_webhook(db: Database, tenant: str, webhook_id: str):
@@ -56,19 +70,28 @@ class DeliveryLogs:
                 session, LogFilter(tenant, event_type=event_type or None), limit, offset)
 
     async def watch(self, tenant: str, webhook_id: str, event_type: str,
-                    cursor: int | None) -> AsyncIterator[DeliveryLog]:
+                    cursor: Position | int | None) -> AsyncIterator[DeliveryLog]:
         """Check the request and fix where the watch starts (now, when `cursor` is None)
         before anything is streamed: an unknown webhook is an error status, not a stream
-        that opens and then fails, and "now" is the moment the stream opened."""
+        that opens and then fails, and "now" is the moment the stream opened.
+
+        A bare seq (an int) is the position of that entry (see `log_store.position_of_seq`).
+        A cursor past anything written is refused: it was never handed out, and the entries
+        up to it would never be shown."""
         if webhook_id:
             await _require_webhook(self._db, tenant, webhook_id)
-        newest = await self._feed.current_cursor()
-        if cursor is None:
-            cursor = newest
-        elif cursor > newest:
-            # Never handed out (seqs only grow): the entries up to it would never be shown.
+        where = LogFilter(tenant, webhook_id, event_type)
+        async with self._db.session(readonly=True) as session:
+            now = await log_store.now(session)
+            if cursor is None:
+                return self._feed.watch(where, now.position, now.seen)
+            if isinstance(cursor, int):
+                if cursor > now.last_seq:
+                    raise InvalidArgument([("cursor", BAD_CURSOR)])
+                cursor = await log_store.position_of_seq(session, cursor)
+        if cursor.seq > now.last_seq or cursor > now.position:
             raise InvalidArgument([("cursor", BAD_CURSOR)])
-        return self._feed.watch(LogFilter(tenant, webhook_id, event_type), cursor)
+        return self._feed.watch(where, cursor)
 
 
 class WebhookTester:

@@ -18,7 +18,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.functions import FunctionElement
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT identity.
@@ -254,11 +256,34 @@ class Delivery(Base):
     )
 
 
+class WriterTxid(FunctionElement):
+    """The server default of `delivery_logs.txid`: on PostgreSQL the id of the transaction
+    that writes the row (`xid8`, epoch-extended: it never wraps), so readers can order entries
+    by the transaction that wrote them (see `storage.logs`); 0 elsewhere."""
+
+    type = BigInteger()
+    name = "writer_txid"
+    inherit_cache = True
+
+
+@compiles(WriterTxid)
+def _writer_txid(element, compiler, **kw) -> str:
+    return "0"
+
+
+@compiles(WriterTxid, "postgresql")
+def _writer_txid_postgres(element, compiler, **kw) -> str:
+    return "pg_current_xact_id()::text::bigint"
+
+
 class DeliveryLog(Base):
-    """One row per attempt or state change; `seq` (never reused) is the watch cursor."""
+    """One row per attempt or state change. Its position in the log is `(txid, seq)`: the
+    writing transaction (filled in by the database, never by an INSERT) and then the insertion
+    order; the watch cursor is that position (see `storage.logs`). `seq` is never reused."""
 
     __tablename__ = "delivery_logs"
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    txid: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=WriterTxid())
     id: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)
     tenant_id: Mapped[str] = _tenant()
     webhook_id: Mapped[str] = mapped_column(String(40), nullable=False)
@@ -276,8 +301,9 @@ class DeliveryLog(Base):
     created_at: Mapped[datetime] = _created()
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (
-        Index("ix_logs_tenant_webhook", "tenant_id", "webhook_id", "seq"),
-        Index("ix_logs_tenant_type", "tenant_id", "event_type", "seq"),
+        Index("ix_logs_position", "txid", "seq"),
+        Index("ix_logs_tenant_webhook_position", "tenant_id", "webhook_id", "txid", "seq"),
+        Index("ix_logs_tenant_type_position", "tenant_id", "event_type", "txid", "seq"),
         Index("ix_logs_created", "created_at"),
         {"sqlite_autoincrement": True},
     )
