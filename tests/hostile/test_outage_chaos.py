@@ -50,6 +50,16 @@ async def _subscribe(rest, tenant, url: str, name: str) -> str:
     return body["id"]
 
 
+async def _subscribed_workflow(rest, stack, *urls: str):
+    """A tenant with a webhook-triggered workflow of no tasks (each run emits
+    workflow.started and workflow.completed at once) and a subscription per URL."""
+    tenant = await make_tenant(rest, stack.bootstrap_token)
+    workflow_id = await make_workflow(rest, tenant, tasks=[], webhook={"enabled": True})
+    for i, url in enumerate(urls):
+        await _subscribe(rest, tenant, url, f"chaos-{i}")
+    return tenant, workflow_id
+
+
 async def _send_until_acknowledged(rest, tenant, workflow_id: str, key: str) -> str:
     """Retry with the same Idempotency-Key until a 200, as a well-behaved sender does."""
     deadline = time.monotonic() + RETRY_DEADLINE_S
@@ -78,11 +88,8 @@ async def test_database_restart_under_load_loses_and_doubles_nothing(cluster, tm
     try:
         async with aiohttp.ClientSession() as session:
             rest = Rest(stack.rest, session)
-            tenant = await make_tenant(rest, stack.bootstrap_token)
-            workflow_id = await make_workflow(rest, tenant, tasks=[],
-                                              webhook={"enabled": True})
-            await _subscribe(rest, tenant, healthy.url, "healthy")
-            await _subscribe(rest, tenant, poisoned.url, "poisoned")
+            tenant, workflow_id = await _subscribed_workflow(rest, stack, healthy.url,
+                                                             poisoned.url)
             keys = [f"chaos-{uuid.uuid4().hex}" for _ in range(REQUESTS)]
             gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -139,10 +146,7 @@ async def test_sigterm_with_the_database_gone_and_a_silent_receiver_is_bounded(
     try:
         async with aiohttp.ClientSession() as session:
             rest = Rest(stack.rest, session)
-            tenant = await make_tenant(rest, stack.bootstrap_token)
-            workflow_id = await make_workflow(rest, tenant, tasks=[],
-                                              webhook={"enabled": True})
-            await _subscribe(rest, tenant, silent.url, "silent")
+            tenant, workflow_id = await _subscribed_workflow(rest, stack, silent.url)
             for _ in range(3):
                 status, _ = await rest.call("POST", f"/api/v2/webhook?ref={workflow_id}",
                                             token=tenant.token, data=b"{}")
