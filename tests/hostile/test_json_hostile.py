@@ -154,7 +154,7 @@ async def test_grpc_cloudevent_with_poison_text_data_is_invalid_argument(channel
     await assert_still_readable(rest, tenant, workflow_id, 0)
 
 
-async def test_numbers_keep_their_value_in_stored_params(rest, stack, tenant):
+async def test_numbers_keep_their_value_in_the_answer_and_stored_params(rest, stack, tenant):
     workflow_id = await make_workflow(rest, tenant, webhook={"enabled": True})
     big = 2**64 + 1
     body = b'{"id": 1, "big": ' + str(big).encode() + b', "neg": -' + str(big).encode() + \
@@ -162,6 +162,9 @@ async def test_numbers_keep_their_value_in_stored_params(rest, stack, tenant):
     status, run = await rest.call("POST", f"/api/v2/webhook?ref={workflow_id}",
                                   token=tenant.token, data=body)
     assert status == 200, run
+    # The answer shows the numbers as sent (not 1.0, not a rounded double).
+    assert run["params"]["data"] == {"id": 1, "big": big, "neg": -big, "f": 0.5}
+    assert isinstance(run["params"]["data"]["id"], int)
     stored = await stored_params(stack.database_url, run["id"])
     assert stored["data"] == {"id": 1, "big": big, "neg": -big, "f": 0.5}
     assert isinstance(stored["data"]["id"], int)

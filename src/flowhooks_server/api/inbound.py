@@ -9,10 +9,10 @@ import json
 
 from flowhooks.v1 import inbound_pb2, inbound_pb2_grpc
 from google.api import httpbody_pb2
-from google.protobuf import empty_pb2, json_format
+from google.protobuf import empty_pb2
 
 from flowhooks_server.api.context import current
-from flowhooks_server.api.run_convert import run_out
+from flowhooks_server.api.run_convert import run_json, run_out
 from flowhooks_server.domain import json_doc
 from flowhooks_server.domain.inbound import cloudevents, sender_of
 from flowhooks_server.services.inbound import Inbound, WebhookOutcome, request_headers
@@ -68,11 +68,8 @@ def _accepted_out(accepted) -> inbound_pb2.AcceptEventResponse:
 
 
 def _webhook_out(outcome: WebhookOutcome) -> httpbody_pb2.HttpBody:
-    if outcome.run is not None:
-        text = json_format.MessageToJson(run_out(outcome.run), indent=None)
-    else:
-        text = json.dumps(outcome.answer)
-    return httpbody_pb2.HttpBody(content_type=JSON, data=text.encode("utf-8"))
+    document = run_json(outcome.run) if outcome.run is not None else outcome.answer
+    return httpbody_pb2.HttpBody(content_type=JSON, data=json_doc.dumps(document))
 
 
 def _cloudevent_json(event) -> dict:

@@ -1,8 +1,14 @@
-"""Workflow runs and task runs as protobuf messages."""
+"""Workflow runs and task runs as protobuf messages, and as JSON with their numbers as sent.
+
+A protobuf `Struct` holds numbers as doubles, so a run rendered through it shows `1` as `1.0`
+and rounds integers above 2^53. Where flowhooks writes the JSON itself (the HttpBody answer
+of `POST /api/v2/webhook`), `run_json` puts the stored documents back in place of the
+Struct renderings, so the answer shows the sender's numbers (SPEC §4)."""
 
 from __future__ import annotations
 
 from flowhooks.v1 import runs_pb2
+from google.protobuf import json_format
 
 from flowhooks_server.api.convert import timestamp
 from flowhooks_server.api.workflow_convert import struct_out
@@ -25,3 +31,13 @@ def run_out(view: RunView) -> runs_pb2.WorkflowRun:
         status=run.status, phase=run.phase, params=struct_out(run.params),
         tasks=[task_out(t) for t in view.tasks], created_at=timestamp(run.created_at),
         start_time=timestamp(run.start_time), end_time=timestamp(run.end_time))
+
+
+def run_json(view: RunView) -> dict:
+    """The run as its REST JSON (lowerCamelCase), with params and results as stored."""
+    out = json_format.MessageToDict(run_out(view))
+    out["params"] = view.run.params
+    for task, rendered in zip(view.tasks, out.get("tasks", []), strict=True):
+        rendered["params"] = task.params.get("params") or {}
+        rendered["results"] = task.results
+    return out
