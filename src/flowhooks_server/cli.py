@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 
-from flowhooks_server import logs, metrics
+from flowhooks_server import devtoken, logs, metrics
 from flowhooks_server.config import ConfigError, Settings
 
 log = logging.getLogger("flowhooks")
@@ -46,7 +46,9 @@ async def _serve(settings: Settings, with_envoy: bool) -> int:
             await envoy.wait_ready(timeout=30)
             dev_token = None
             if not settings.bootstrap_token:
-                dev_token = await app.tokens.issue_dev_admin_token()
+                dev_token, made = await app.tokens.dev_admin_token(devtoken.read())
+                if made:
+                    devtoken.write(dev_token)
             _announce(settings, dev_token)
         waiter = asyncio.ensure_future(stop.wait())
         watched = [waiter]
@@ -82,17 +84,30 @@ async def _stop_within(app, envoy) -> None:
 
 
 def _announce(settings: Settings, dev_token: str | None) -> None:
+    """The start-up summary (SPEC §3): where everything listens, the delivery-target mode,
+    and a ready line to paste. A token from the environment is never printed."""
+    rest = f"http://127.0.0.1:{settings.http_port}"
+    insecure = ("ALLOWED: http:// and private/loopback targets "
+                "(FLOWHOOKS_ALLOW_INSECURE_TARGETS=1, development only)"
+                if settings.allow_insecure_targets else
+                "refused: https:// to public addresses only "
+                "(FLOWHOOKS_ALLOW_INSECURE_TARGETS=1 allows local receivers)")
     lines = [
         "flowhooks is serving",
-        f"  REST (Envoy):  http://127.0.0.1:{settings.http_port}",
-        f"  gRPC:          {settings.bind}:{settings.grpc_port}",
-        f"  metrics:       http://127.0.0.1:{settings.metrics_port}/metrics",
-        f"  database:      {settings.redacted_database_url()}",
+        f"  REST (Envoy):      {rest}",
+        f"  console:           {rest}/console/",
+        f"  OpenAPI:           {rest}/openapi.json",
+        f"  gRPC:              {settings.bind}:{settings.grpc_port}",
+        f"  Envoy admin:       http://127.0.0.1:{settings.envoy_admin_port}",
+        f"  metrics:           http://127.0.0.1:{settings.metrics_port}/metrics",
+        f"  database:          {settings.redacted_database_url()}",
+        f"  insecure targets:  {insecure}",
     ]
     if dev_token:
-        lines.append(f"  dev admin token (shown once): {dev_token}")
+        lines += [f"  admin token:       dev token, kept in {devtoken.DEV_TOKEN_FILE} (mode 0600)",
+                  f"export FLOWHOOKS_TOKEN={dev_token}"]
     else:
-        lines.append("  admin token:   FLOWHOOKS_BOOTSTRAP_TOKEN (not shown)")
+        lines.append("  admin token:       FLOWHOOKS_BOOTSTRAP_TOKEN (not shown)")
     lines.append("Ctrl-C stops.")
     print("\n".join(lines), flush=True)
 

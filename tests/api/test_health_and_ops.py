@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import socket
+import stat
+import time
+import urllib.error
 import urllib.request
 
 import aiohttp
@@ -92,21 +96,71 @@ def test_sigterm_stops_server_and_envoy(tmp_path, fresh_database_url):
     assert not _port_open(stack.admin_port)
 
 
-def test_dev_token_printed_once_when_no_bootstrap(tmp_path, fresh_database_url):
+def _ready_token(stack: Stack, after: int = 0) -> str:
+    """The token of the `export FLOWHOOKS_TOKEN=...` ready line printed after `after`."""
+    deadline = time.monotonic() + 10  # /healthz may answer a moment before the print
+    while True:
+        for line in stack.logs()[after:].splitlines():
+            if line.startswith("export FLOWHOOKS_TOKEN="):
+                return line.split("=", 1)[1]
+        assert time.monotonic() < deadline, "no ready line"
+        time.sleep(0.05)
+
+
+def _token_works(stack: Stack, token: str) -> bool:
+    req = urllib.request.Request(f"{stack.rest}/api/v2/tokens",
+                                 headers={"Authorization": f"Bearer {token}"})
+    try:
+        return urllib.request.urlopen(req).status == 200
+    except urllib.error.HTTPError:
+        return False
+
+
+def test_dev_token_is_stable_across_restarts(tmp_path, fresh_database_url):
     stack = Stack(fresh_database_url, tmp_path, "")
     stack.start()
     try:
         out = stack.logs()
-        line = next(x for x in out.splitlines() if "dev admin token" in x)
-        token = line.rsplit(" ", 1)[1]
-        assert out.count(token) == 1
-        req = urllib.request.Request(f"{stack.rest}/api/v2/tokens",
-                                     headers={"Authorization": f"Bearer {token}"})
-        assert urllib.request.urlopen(req).status == 200
-        assert f"http://127.0.0.1:{stack.http_port}" in out
-        assert f"127.0.0.1:{stack.grpc_port}" in out
+        token = _ready_token(stack)
+        assert out.count(token) == 1  # the ready line only, never a log line
+        assert _token_works(stack, token)
+        for text in (f"http://127.0.0.1:{stack.http_port}", f"127.0.0.1:{stack.grpc_port}",
+                     f"http://127.0.0.1:{stack.http_port}/console/",
+                     f"http://127.0.0.1:{stack.admin_port}", "insecure targets:  refused",
+                     "FLOWHOOKS_ALLOW_INSECURE_TARGETS=1"):
+            assert text in out, text
+        kept = tmp_path / "var" / "dev-admin-token"
+        assert kept.read_text().strip() == token
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     finally:
         stack.stop()
+    printed = len(stack.logs())
+    stack.start()
+    try:
+        assert _ready_token(stack, printed) == token  # the exported $FLOWHOOKS_TOKEN works on
+        assert _token_works(stack, token)
+    finally:
+        stack.stop()
+    # A kept token that this database does not know (a new database, a revoked token) is
+    # replaced, and the old rows do not pile up.
+    kept.write_text("fh_not-a-token-of-this-database\n")
+    printed = len(stack.logs())
+    stack.start()
+    try:
+        fresh = _ready_token(stack, printed)
+        assert fresh != token and _token_works(stack, fresh) and not _token_works(stack, token)
+        assert kept.read_text().strip() == fresh
+        status, tokens = _list_tokens(stack, fresh)
+        assert [t["name"] for t in tokens].count("dev-admin") == 1
+    finally:
+        stack.stop()
+
+
+def _list_tokens(stack: Stack, token: str):
+    req = urllib.request.Request(f"{stack.rest}/api/v2/tokens?limit=500",
+                                 headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req) as resp:
+        return resp.status, json.loads(resp.read())["tokens"]
 
 
 def test_bootstrap_token_works_and_is_never_printed(tmp_path, fresh_database_url):

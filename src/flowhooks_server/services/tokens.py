@@ -72,9 +72,16 @@ class TokenManager:
         async with self._db.session() as session, session.begin():
             await token_store.ensure_bootstrap(session, plaintext)
 
-    async def issue_dev_admin_token(self) -> str:
-        """A fresh global admin token for `make run`; earlier dev tokens are revoked."""
+    async def dev_admin_token(self, kept: str | None) -> tuple[str, bool]:
+        """The development admin token of `make run` (SPEC §3): `kept` (the one saved by an
+        earlier start) while it is still this database's live dev token, else a new one,
+        replacing every earlier dev token (so they do not pile up). `(token, made_now)`."""
         async with self._db.session() as session, session.begin():
-            await token_store.revoke_by_name(session, DEV_ADMIN_NAME)
+            if kept:
+                row = await token_store.find_by_plaintext(session, kept)
+                if row is not None and row.name == DEV_ADMIN_NAME and row.tenant_id is None \
+                        and token_store.is_usable(row):
+                    return kept, False
+            await token_store.delete_by_name(session, DEV_ADMIN_NAME)
             _, plaintext = await token_store.create(session, None, DEV_ADMIN_NAME, ["*"], None)
-        return plaintext
+        return plaintext, True

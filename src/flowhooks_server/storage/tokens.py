@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowhooks_server.ids import new_id
@@ -118,3 +118,8 @@ async def mark_used(session: AsyncSession, token_id: str,
                Token.last_used_at.is_(None) | (Token.last_used_at < now - granularity))
         .values(last_used_at=now)
         .execution_options(synchronize_session=False))
+
+
+async def delete_by_name(session: AsyncSession, name: str) -> None:
+    """Delete every global token with this name, live or revoked."""
+    await session.execute(delete(Token).where(Token.name == name, Token.tenant_id.is_(None)))
