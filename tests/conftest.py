@@ -107,3 +107,23 @@ async def db(storage_url):
     database = Database(storage_url)
     yield database
     await database.dispose()
+
+
+# SPEC §10 test layers, selectable with `-m unit`, `-m integration` or `-m e2e`: a test is
+# end to end when it drives a real stack (server + Envoy), integration when it uses a real
+# database without one, and a unit test otherwise.
+E2E_FIXTURES = frozenset({"stack", "rest", "channel", "insecure_stack", "irest", "itenant",
+                          "tenant", "other_tenant", "fresh_database_url", "publisher"})
+INTEGRATION_FIXTURES = frozenset({"db", "storage_url", "database_url", "receiver",
+                                  "tls_receiver"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & E2E_FIXTURES:
+            item.add_marker(pytest.mark.e2e)
+        elif used & INTEGRATION_FIXTURES:
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
