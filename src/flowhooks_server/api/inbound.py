@@ -5,7 +5,6 @@ field, query parameters in the other fields, and the HTTP headers as gRPC metada
 from __future__ import annotations
 
 import base64
-import json
 
 from flowhooks.v1 import inbound_pb2, inbound_pb2_grpc
 from google.api import httpbody_pb2
@@ -14,6 +13,7 @@ from google.protobuf import empty_pb2
 from flowhooks_server.api.context import current
 from flowhooks_server.api.run_convert import run_json, run_out
 from flowhooks_server.domain import json_doc
+from flowhooks_server.domain.errors import InvalidArgument
 from flowhooks_server.domain.inbound import cloudevents, sender_of
 from flowhooks_server.services.inbound import Inbound, WebhookOutcome, request_headers
 
@@ -33,8 +33,7 @@ class InboundServicer(inbound_pb2_grpc.InboundServiceServicer):
         return _accepted_out(accepted)
 
     async def AcceptCloudEvent(self, request, context):
-        structured = json.dumps(_cloudevent_json(request.event)).encode("utf-8")
-        events = cloudevents.parse_http({"content-type": cloudevents.STRUCTURED}, structured)
+        events = [cloudevents.from_json(_cloudevent_json(request.event))]
         accepted = await self._inbound.accept_events(current().require_tenant(), request.ref,
                                                      events)
         return _accepted_out(accepted)
@@ -72,37 +71,83 @@ def _webhook_out(outcome: WebhookOutcome) -> httpbody_pb2.HttpBody:
     return httpbody_pb2.HttpBody(content_type=JSON, data=json_doc.dumps(document))
 
 
+# The kinds of CloudEventAttributeValue each optional core attribute may use: its own type, or
+# (for the non-String ones) the canonical string encoding the type system allows.
+_CORE_KINDS = {
+    "subject": ("ce_string",),
+    "datacontenttype": ("ce_string",),
+    "dataschema": ("ce_uri", "ce_string"),
+    "time": ("ce_timestamp", "ce_string"),
+}
+_REQUIRED_FIELDS = {"id": "id", "source": "source", "specversion": "spec_version",
+                    "type": "type"}
+
+
 def _cloudevent_json(event) -> dict:
-    """A protobuf CloudEvent in the JSON format, so one parser validates both. Empty required
-    attributes are left out, so the error names them."""
+    """A CloudEvent in the CloudEvents protobuf format, rewritten in the JSON format, so that
+    `cloudevents.from_json` checks both by the same rules. Empty required fields are left out,
+    so the error names them; an attribute whose value has no kind set is absent, as a JSON
+    `null` is. Attribute names, the kinds of the core attributes and URI values are checked
+    here, where the protobuf types are still known."""
     out: dict = {}
-    for name, value in (("id", event.id), ("source", event.source),
-                        ("specversion", event.spec_version), ("type", event.type)):
-        if value:
-            out[name] = value
+    for name, proto_field in _REQUIRED_FIELDS.items():
+        if getattr(event, proto_field):
+            out[name] = getattr(event, proto_field)
+    problems = []
     for name, value in event.attributes.items():
-        out[name] = _attribute_json(value)
-    kind = event.WhichOneof("data")
-    if kind == "binary_data":
+        kind = value.WhichOneof("attr")
+        problem = cloudevents.attribute_name_problem(name)
+        if problem:
+            problems.append((name or "attributes", problem))
+        elif name in _REQUIRED_FIELDS:
+            problems.append((name, f"is the CloudEvent's own field {_REQUIRED_FIELDS[name]}, "
+                                   "not an entry of attributes"))
+        elif kind is None:
+            continue
+        elif kind not in _CORE_KINDS.get(name, (kind,)):
+            problems.append((name, f"must be {cloudevents.CORE_TYPES[name]}: set "
+                                   f"{' or '.join(_CORE_KINDS[name])}, not {kind}"))
+        else:
+            try:
+                out[name] = _attribute_json(value, kind)
+            except ValueError as exc:
+                problems.append((name, str(exc)))
+    if problems:
+        raise InvalidArgument(problems)
+    data = event.WhichOneof("data")
+    if data == "binary_data":
         out["data_base64"] = base64.b64encode(event.binary_data).decode("ascii")
-    elif kind == "text_data":
-        media = str(out.get("datacontenttype", "")).split(";")[0].strip().lower()
-        out["data"] = event.text_data
-        if media in ("", JSON, "text/json") or media.endswith("+json"):
+    elif data == "text_data":
+        content_type = out.get("datacontenttype")
+        if cloudevents.declares_json(content_type if isinstance(content_type, str) else None):
             out["data"] = json_doc.loads(event.text_data, "event.textData")
-    elif kind == "proto_data":
+        else:
+            json_doc.check(event.text_data, "event.textData")
+            out["data"] = event.text_data
+    elif data == "proto_data":
+        # Protobuf format §3: datacontenttype MAY be application/protobuf, and dataschema
+        # SHOULD be the type URL (absolute: a type URL without a scheme means https).
         out.setdefault("datacontenttype", "application/protobuf")
-        out.setdefault("dataschema", event.proto_data.type_url)
+        type_url = event.proto_data.type_url
+        if type_url:
+            out.setdefault("dataschema", type_url if cloudevents.is_uri(type_url)
+                           else "https://" + type_url)
         out["data_base64"] = base64.b64encode(event.proto_data.value).decode("ascii")
     return out
 
 
-def _attribute_json(value):
-    kind = value.WhichOneof("attr")
+def _attribute_json(value, kind: str):
+    """One attribute value in the JSON format's type mapping (JSON format §2.2)."""
     if kind == "ce_bytes":
         return base64.b64encode(value.ce_bytes).decode("ascii")
     if kind == "ce_timestamp":
-        return value.ce_timestamp.ToJsonString()
-    if kind is None:
-        return ""
-    return getattr(value, kind)
+        try:
+            return value.ce_timestamp.ToJsonString()
+        except ValueError:
+            raise ValueError("is not a valid Timestamp (out of the RFC 3339 range)") from None
+    text = getattr(value, kind)
+    if kind == "ce_uri" and not cloudevents.is_uri(text):
+        raise ValueError("must be an absolute URI (RFC 3986), as ce_uri says")
+    if kind == "ce_uri_ref" and not cloudevents.is_uri_reference(text):
+        raise ValueError("must be a URI-reference (RFC 3986), as ce_uri_ref says")
+    return text
