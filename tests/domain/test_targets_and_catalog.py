@@ -156,3 +156,13 @@ def test_patterns_cover_the_catalog():
     assert matches(["workflow.completed"], "workflow.completed")
     assert not matches(["workflow.completed"], "workflow.failed")
     assert not matches(["workflow.comp*"], "workflow.completed")
+
+
+@pytest.mark.parametrize("url", ["http://hooks.example.com/", "https://localhost:4000/",
+                                 "https://127.0.0.1:4000/", "https://[::1]/",
+                                 "https://192.168.1.20/"])
+def test_refusals_a_developer_meets_name_the_setting_that_allows_them(url):
+    """A newcomer pointing a webhook at a local receiver learns how to allow it."""
+    refusal = url_refusal(url, allow_insecure=False)
+    assert "FLOWHOOKS_ALLOW_INSECURE_TARGETS=1" in refusal
+    assert url_refusal(url, allow_insecure=True) is None

@@ -40,6 +40,7 @@ MAX_NAME = 253
 MAX_LABEL = 63
 DEFAULT_PORTS = {"https": 443, "http": 80}
 INSECURE_SETTING = "FLOWHOOKS_ALLOW_INSECURE_TARGETS"
+LOCAL_HINT = f" ({INSECURE_SETTING}=1 allows local receivers for development)"
 
 _V4 = IPv4Network
 _V6 = IPv6Network
@@ -181,7 +182,7 @@ def target_refusal(target: Target, allow_insecure: bool) -> str | None:
     if target.address is None:
         name = target.host.rstrip(".")
         if name == "localhost" or name.endswith(".localhost"):
-            return "must not point at localhost (a loopback name)"
+            return f"must not point at localhost (a loopback name){LOCAL_HINT}"
         return None
     literal = target.host + (f"%{target.zone}" if target.zone else "")
     refusal = address_refusal(literal)
@@ -190,7 +191,7 @@ def target_refusal(target: Target, allow_insecure: bool) -> str | None:
     written = target.spelled.strip("[]")
     if written != literal:
         refusal = f"{written!r} reads as {literal}: {refusal}"
-    return f"must not point at a non-public address: {refusal}"
+    return f"must not point at a non-public address: {refusal}{LOCAL_HINT}"
 
 
 def address_refusal(address: str) -> str | None:
