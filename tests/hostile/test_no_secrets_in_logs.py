@@ -1,9 +1,11 @@
 """No secret or token in any log line (SPEC §7, §9), on both databases: after provoking the
-errors that once logged SQL parameters, signature failures and hostile requests, neither the
-database errors nor the server's log hold a webhook secret, a trigger secret or a token."""
+errors that once logged SQL parameters, signature failures, hostile requests and reads and
+rotations of signing secrets (refused ones too), neither the database errors nor the server's
+log hold a webhook secret, a trigger secret or a token."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 
@@ -66,7 +68,27 @@ async def test_server_log_holds_no_secret_after_hostile_traffic(rest, stack, ten
         status, _ = await rest.call("PATCH", f"/webhooks/{hook['id']}", token=tenant.token,
                                     json={"secret": webhook_secret, "url": "ftp://x"})
         assert status == 400
+    # Reading and rotating the signing secret (SPEC §7), refused rotations and PATCHes too.
+    rotated_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    refused_secret = "whsec_" + secrets.token_hex(12) + "!"
+    secret_path = f"/webhooks/{hook['id']}/secret"
+    status, read = await rest.call("GET", secret_path, token=tenant.token)
+    assert status == 200 and read == {"key": webhook_secret}
+    for body, expected in (({"key": refused_secret}, 400),
+                           ({"key": rotated_secret, "gracePeriod": "-1s"}, 400),
+                           ({"key": rotated_secret, "gracePeriod": "60s"}, 200)):
+        status, _ = await rest.call("POST", f"{secret_path}/rotate", token=tenant.token,
+                                    json=body)
+        assert status == expected
+    status, generated = await rest.call(
+        "POST", f"/event/{tenant.id}/webhooks/{hook['id']}/secret/rotate", token=tenant.token,
+        json={})
+    assert status == 200
+    status, _ = await rest.call("PATCH", f"/webhooks/{hook['id']}", token=tenant.token,
+                                json={"secret": refused_secret})
+    assert status == 400
     logs = stack.logs()
     for secret in (webhook_secret, gh_secret, slack_secret, tenant.token,
-                   stack.bootstrap_token):
+                   stack.bootstrap_token, rotated_secret, refused_secret, generated["key"],
+                   rotated_secret.removeprefix("whsec_"), generated["key"].removeprefix("whsec_")):
         assert secret not in logs

@@ -24,6 +24,7 @@ _sym_db = _symbol_database.Default()
 
 from flowhooks.v1 import delivery_logs_pb2 as flowhooks_dot_v1_dot_delivery__logs__pb2
 from flowhooks.v1 import failure_handling_pb2 as flowhooks_dot_v1_dot_failure__handling__pb2
+from flowhooks.v1 import webhooks_pb2 as flowhooks_dot_v1_dot_webhooks__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
@@ -31,7 +32,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n flowhooks/v1/subscriptions.proto\x12\x0c\x66lowhooks.v1\x1a flowhooks/v1/delivery_logs.proto\x1a#flowhooks/v1/failure_handling.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x03\n\x0cSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x04 \x03(\t\x12\x38\n\x07headers\x18\x05 \x03(\x0b\x32\'.flowhooks.v1.Subscription.HeadersEntry\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x08\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x10\x66\x61ilure_handling\x18\t \x01(\x0b\x32\x1d.flowhooks.v1.FailureHandling\x12*\n\x07timeout\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06\x66ormat\x18\x0b \x01(\t\x12\x0f\n\x07ordered\x18\x0c \x01(\x08\x12\x11\n\tsuspended\x18\r \x01(\x08\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf8\x02\n\x19\x43reateSubscriptionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12\x0e\n\x06secret\x18\x04 \x01(\t\x12\x45\n\x07headers\x18\x05 \x03(\x0b\x32\x34.flowhooks.v1.CreateSubscriptionRequest.HeadersEntry\x12\x13\n\x06\x61\x63tive\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x37\n\x10\x66\x61ilure_handling\x18\x07 \x01(\x0b\x32\x1d.flowhooks.v1.FailureHandling\x12*\n\x07timeout\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06\x66ormat\x18\t \x01(\t\x12\x0f\n\x07ordered\x18\n \x01(\x08\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\t\n\x07_active\"`\n\x18ListSubscriptionsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x05\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"g\n\x19ListSubscriptionsResponse\x12\x31\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x1a.flowhooks.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"$\n\x16GetSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x9f\x03\n\x19UpdateSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x03url\x18\x03 \x01(\tH\x01\x88\x01\x01\x12/\n\x0b\x65vent_types\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.ListValue\x12\x13\n\x06secret\x18\x05 \x01(\tH\x02\x88\x01\x01\x12(\n\x07headers\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x06\x61\x63tive\x18\x07 \x01(\x08H\x03\x88\x01\x01\x12\x37\n\x10\x66\x61ilure_handling\x18\x08 \x01(\x0b\x32\x1d.flowhooks.v1.FailureHandling\x12*\n\x07timeout\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x06\x66ormat\x18\n \x01(\tH\x04\x88\x01\x01\x12\x14\n\x07ordered\x18\x0b \x01(\x08H\x05\x88\x01\x01\x42\x07\n\x05_nameB\x06\n\x04_urlB\t\n\x07_secretB\t\n\x07_activeB\t\n\x07_formatB\n\n\x08_ordered\"\'\n\x19\x44\x65leteSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"%\n\x17TestSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t2\xdc\x05\n\x13SubscriptionService\x12o\n\x12\x43reateSubscription\x12\'.flowhooks.v1.CreateSubscriptionRequest\x1a\x1a.flowhooks.v1.Subscription\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/webhooks:\x01*\x12\x86\x01\n\x11ListSubscriptions\x12&.flowhooks.v1.ListSubscriptionsRequest\x1a\'.flowhooks.v1.ListSubscriptionsResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\t/webhooksb\rsubscriptions\x12k\n\x0fGetSubscription\x12$.flowhooks.v1.GetSubscriptionRequest\x1a\x1a.flowhooks.v1.Subscription\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/webhooks/{id}\x12t\n\x12UpdateSubscription\x12\'.flowhooks.v1.UpdateSubscriptionRequest\x1a\x1a.flowhooks.v1.Subscription\"\x19\x82\xd3\xe4\x93\x02\x13\x32\x0e/webhooks/{id}:\x01*\x12m\n\x12\x44\x65leteSubscription\x12\'.flowhooks.v1.DeleteSubscriptionRequest\x1a\x16.google.protobuf.Empty\"\x16\x82\xd3\xe4\x93\x02\x10*\x0e/webhooks/{id}\x12y\n\x10TestSubscription\x12%.flowhooks.v1.TestSubscriptionRequest\x1a\x1e.flowhooks.v1.DeliveryLogEntry\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/webhooks/{id}/test:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n flowhooks/v1/subscriptions.proto\x12\x0c\x66lowhooks.v1\x1a flowhooks/v1/delivery_logs.proto\x1a#flowhooks/v1/failure_handling.proto\x1a\x1b\x66lowhooks/v1/webhooks.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x03\n\x0cSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x04 \x03(\t\x12\x38\n\x07headers\x18\x05 \x03(\x0b\x32\'.flowhooks.v1.Subscription.HeadersEntry\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x08\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x10\x66\x61ilure_handling\x18\t \x01(\x0b\x32\x1d.flowhooks.v1.FailureHandling\x12*\n\x07timeout\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06\x66ormat\x18\x0b \x01(\t\x12\x0f\n\x07ordered\x18\x0c \x01(\x08\x12\x11\n\tsuspended\x18\r \x01(\x08\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf8\x02\n\x19\x43reateSubscriptionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12\x0e\n\x06secret\x18\x04 \x01(\t\x12\x45\n\x07headers\x18\x05 \x03(\x0b\x32\x34.flowhooks.v1.CreateSubscriptionRequest.HeadersEntry\x12\x13\n\x06\x61\x63tive\x18\x06 \x01(\x08H\x00\x88\x01\x01\x12\x37\n\x10\x66\x61ilure_handling\x18\x07 \x01(\x0b\x32\x1d.flowhooks.v1.FailureHandling\x12*\n\x07timeout\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0e\n\x06\x66ormat\x18\t \x01(\t\x12\x0f\n\x07ordered\x18\n \x01(\x08\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\t\n\x07_active\"`\n\x18ListSubscriptionsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x05\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"g\n\x19ListSubscriptionsResponse\x12\x31\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x1a.flowhooks.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"$\n\x16GetSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x9f\x03\n\x19UpdateSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x03url\x18\x03 \x01(\tH\x01\x88\x01\x01\x12/\n\x0b\x65vent_types\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.ListValue\x12\x13\n\x06secret\x18\x05 \x01(\tH\x02\x88\x01\x01\x12(\n\x07headers\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x06\x61\x63tive\x18\x07 \x01(\x08H\x03\x88\x01\x01\x12\x37\n\x10\x66\x61ilure_handling\x18\x08 \x01(\x0b\x32\x1d.flowhooks.v1.FailureHandling\x12*\n\x07timeout\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x06\x66ormat\x18\n \x01(\tH\x04\x88\x01\x01\x12\x14\n\x07ordered\x18\x0b \x01(\x08H\x05\x88\x01\x01\x42\x07\n\x05_nameB\x06\n\x04_urlB\t\n\x07_secretB\t\n\x07_activeB\t\n\x07_formatB\n\n\x08_ordered\"\'\n\x19\x44\x65leteSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"%\n\x17TestSubscriptionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"*\n\x1cGetSubscriptionSecretRequest\x12\n\n\x02id\x18\x01 \x01(\t\"x\n\x1fRotateSubscriptionSecretRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x03key\x18\x02 \x01(\tH\x00\x88\x01\x01\x12/\n\x0cgrace_period\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationB\x06\n\x04_key2\xef\x07\n\x13SubscriptionService\x12o\n\x12\x43reateSubscription\x12\'.flowhooks.v1.CreateSubscriptionRequest\x1a\x1a.flowhooks.v1.Subscription\"\x14\x82\xd3\xe4\x93\x02\x0e\"\t/webhooks:\x01*\x12\x86\x01\n\x11ListSubscriptions\x12&.flowhooks.v1.ListSubscriptionsRequest\x1a\'.flowhooks.v1.ListSubscriptionsResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\t/webhooksb\rsubscriptions\x12k\n\x0fGetSubscription\x12$.flowhooks.v1.GetSubscriptionRequest\x1a\x1a.flowhooks.v1.Subscription\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/webhooks/{id}\x12t\n\x12UpdateSubscription\x12\'.flowhooks.v1.UpdateSubscriptionRequest\x1a\x1a.flowhooks.v1.Subscription\"\x19\x82\xd3\xe4\x93\x02\x13\x32\x0e/webhooks/{id}:\x01*\x12m\n\x12\x44\x65leteSubscription\x12\'.flowhooks.v1.DeleteSubscriptionRequest\x1a\x16.google.protobuf.Empty\"\x16\x82\xd3\xe4\x93\x02\x10*\x0e/webhooks/{id}\x12y\n\x10TestSubscription\x12%.flowhooks.v1.TestSubscriptionRequest\x1a\x1e.flowhooks.v1.DeliveryLogEntry\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/webhooks/{id}/test:\x01*\x12\x7f\n\x15GetSubscriptionSecret\x12*.flowhooks.v1.GetSubscriptionSecretRequest\x1a\x1b.flowhooks.v1.WebhookSecret\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/webhooks/{id}/secret\x12\x8f\x01\n\x18RotateSubscriptionSecret\x12-.flowhooks.v1.RotateSubscriptionSecretRequest\x1a\x1b.flowhooks.v1.WebhookSecret\"\'\x82\xd3\xe4\x93\x02!\"\x1c/webhooks/{id}/secret/rotate:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,26 +55,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['DeleteSubscription']._serialized_options = b'\202\323\344\223\002\020*\016/webhooks/{id}'
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['TestSubscription']._loaded_options = None
   _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['TestSubscription']._serialized_options = b'\202\323\344\223\002\030\"\023/webhooks/{id}/test:\001*'
-  _globals['_SUBSCRIPTION']._serialized_start=276
-  _globals['_SUBSCRIPTION']._serialized_end=721
-  _globals['_SUBSCRIPTION_HEADERSENTRY']._serialized_start=675
-  _globals['_SUBSCRIPTION_HEADERSENTRY']._serialized_end=721
-  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=724
-  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=1100
-  _globals['_CREATESUBSCRIPTIONREQUEST_HEADERSENTRY']._serialized_start=675
-  _globals['_CREATESUBSCRIPTIONREQUEST_HEADERSENTRY']._serialized_end=721
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=1102
-  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=1198
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=1200
-  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=1303
-  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=1305
-  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=1341
-  _globals['_UPDATESUBSCRIPTIONREQUEST']._serialized_start=1344
-  _globals['_UPDATESUBSCRIPTIONREQUEST']._serialized_end=1759
-  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_start=1761
-  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_end=1800
-  _globals['_TESTSUBSCRIPTIONREQUEST']._serialized_start=1802
-  _globals['_TESTSUBSCRIPTIONREQUEST']._serialized_end=1839
-  _globals['_SUBSCRIPTIONSERVICE']._serialized_start=1842
-  _globals['_SUBSCRIPTIONSERVICE']._serialized_end=2574
+  _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['GetSubscriptionSecret']._loaded_options = None
+  _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['GetSubscriptionSecret']._serialized_options = b'\202\323\344\223\002\027\022\025/webhooks/{id}/secret'
+  _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['RotateSubscriptionSecret']._loaded_options = None
+  _globals['_SUBSCRIPTIONSERVICE'].methods_by_name['RotateSubscriptionSecret']._serialized_options = b'\202\323\344\223\002!\"\034/webhooks/{id}/secret/rotate:\001*'
+  _globals['_SUBSCRIPTION']._serialized_start=305
+  _globals['_SUBSCRIPTION']._serialized_end=750
+  _globals['_SUBSCRIPTION_HEADERSENTRY']._serialized_start=704
+  _globals['_SUBSCRIPTION_HEADERSENTRY']._serialized_end=750
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=753
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=1129
+  _globals['_CREATESUBSCRIPTIONREQUEST_HEADERSENTRY']._serialized_start=704
+  _globals['_CREATESUBSCRIPTIONREQUEST_HEADERSENTRY']._serialized_end=750
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=1131
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=1227
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=1229
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=1332
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_start=1334
+  _globals['_GETSUBSCRIPTIONREQUEST']._serialized_end=1370
+  _globals['_UPDATESUBSCRIPTIONREQUEST']._serialized_start=1373
+  _globals['_UPDATESUBSCRIPTIONREQUEST']._serialized_end=1788
+  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_start=1790
+  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_end=1829
+  _globals['_TESTSUBSCRIPTIONREQUEST']._serialized_start=1831
+  _globals['_TESTSUBSCRIPTIONREQUEST']._serialized_end=1868
+  _globals['_GETSUBSCRIPTIONSECRETREQUEST']._serialized_start=1870
+  _globals['_GETSUBSCRIPTIONSECRETREQUEST']._serialized_end=1912
+  _globals['_ROTATESUBSCRIPTIONSECRETREQUEST']._serialized_start=1914
+  _globals['_ROTATESUBSCRIPTIONSECRETREQUEST']._serialized_end=2034
+  _globals['_SUBSCRIPTIONSERVICE']._serialized_start=2037
+  _globals['_SUBSCRIPTIONSERVICE']._serialized_end=3044
 # @@protoc_insertion_point(module_scope)

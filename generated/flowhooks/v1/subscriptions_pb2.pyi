@@ -2,6 +2,7 @@ import datetime
 
 from flowhooks.v1 import delivery_logs_pb2 as _delivery_logs_pb2
 from flowhooks.v1 import failure_handling_pb2 as _failure_handling_pb2
+from flowhooks.v1 import webhooks_pb2 as _webhooks_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
@@ -146,3 +147,19 @@ class TestSubscriptionRequest(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetSubscriptionSecretRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class RotateSubscriptionSecretRequest(_message.Message):
+    __slots__ = ("id", "key", "grace_period")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    GRACE_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    key: str
+    grace_period: _duration_pb2.Duration
+    def __init__(self, id: _Optional[str] = ..., key: _Optional[str] = ..., grace_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...

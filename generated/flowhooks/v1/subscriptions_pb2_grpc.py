@@ -5,6 +5,7 @@ import warnings
 
 from flowhooks.v1 import delivery_logs_pb2 as flowhooks_dot_v1_dot_delivery__logs__pb2
 from flowhooks.v1 import subscriptions_pb2 as flowhooks_dot_v1_dot_subscriptions__pb2
+from flowhooks.v1 import webhooks_pb2 as flowhooks_dot_v1_dot_webhooks__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -69,6 +70,16 @@ class SubscriptionServiceStub:
                 request_serializer=flowhooks_dot_v1_dot_subscriptions__pb2.TestSubscriptionRequest.SerializeToString,
                 response_deserializer=flowhooks_dot_v1_dot_delivery__logs__pb2.DeliveryLogEntry.FromString,
                 _registered_method=True)
+        self.GetSubscriptionSecret = channel.unary_unary(
+                '/flowhooks.v1.SubscriptionService/GetSubscriptionSecret',
+                request_serializer=flowhooks_dot_v1_dot_subscriptions__pb2.GetSubscriptionSecretRequest.SerializeToString,
+                response_deserializer=flowhooks_dot_v1_dot_webhooks__pb2.WebhookSecret.FromString,
+                _registered_method=True)
+        self.RotateSubscriptionSecret = channel.unary_unary(
+                '/flowhooks.v1.SubscriptionService/RotateSubscriptionSecret',
+                request_serializer=flowhooks_dot_v1_dot_subscriptions__pb2.RotateSubscriptionSecretRequest.SerializeToString,
+                response_deserializer=flowhooks_dot_v1_dot_webhooks__pb2.WebhookSecret.FromString,
+                _registered_method=True)
 
 
 class SubscriptionServiceServicer:
@@ -120,6 +131,25 @@ class SubscriptionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSubscriptionSecret(self, request, context):
+        """GetSubscriptionSecret answers the subscription's current signing secret, the only way to
+        read it (the same webhook as `GET /event/{tenant}/webhooks/{webhook}/secret`). Needs
+        `webhooks:write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateSubscriptionSecret(self, request, context):
+        """RotateSubscriptionSecret makes a new signing secret current, the given `key` or a
+        generated `whsec_` one, and answers it. Until the grace period ends the previous secret
+        signs too: `webhook-signature` carries both signatures, the new one first, while
+        `X-Webhook-Signature` carries the new secret's only. Needs `webhooks:write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SubscriptionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -152,6 +182,16 @@ def add_SubscriptionServiceServicer_to_server(servicer, server):
                     servicer.TestSubscription,
                     request_deserializer=flowhooks_dot_v1_dot_subscriptions__pb2.TestSubscriptionRequest.FromString,
                     response_serializer=flowhooks_dot_v1_dot_delivery__logs__pb2.DeliveryLogEntry.SerializeToString,
+            ),
+            'GetSubscriptionSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSubscriptionSecret,
+                    request_deserializer=flowhooks_dot_v1_dot_subscriptions__pb2.GetSubscriptionSecretRequest.FromString,
+                    response_serializer=flowhooks_dot_v1_dot_webhooks__pb2.WebhookSecret.SerializeToString,
+            ),
+            'RotateSubscriptionSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSubscriptionSecret,
+                    request_deserializer=flowhooks_dot_v1_dot_subscriptions__pb2.RotateSubscriptionSecretRequest.FromString,
+                    response_serializer=flowhooks_dot_v1_dot_webhooks__pb2.WebhookSecret.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -319,6 +359,60 @@ class SubscriptionService:
             '/flowhooks.v1.SubscriptionService/TestSubscription',
             flowhooks_dot_v1_dot_subscriptions__pb2.TestSubscriptionRequest.SerializeToString,
             flowhooks_dot_v1_dot_delivery__logs__pb2.DeliveryLogEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSubscriptionSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowhooks.v1.SubscriptionService/GetSubscriptionSecret',
+            flowhooks_dot_v1_dot_subscriptions__pb2.GetSubscriptionSecretRequest.SerializeToString,
+            flowhooks_dot_v1_dot_webhooks__pb2.WebhookSecret.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSubscriptionSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowhooks.v1.SubscriptionService/RotateSubscriptionSecret',
+            flowhooks_dot_v1_dot_subscriptions__pb2.RotateSubscriptionSecretRequest.SerializeToString,
+            flowhooks_dot_v1_dot_webhooks__pb2.WebhookSecret.FromString,
             options,
             channel_credentials,
             insecure,

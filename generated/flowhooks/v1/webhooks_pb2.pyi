@@ -185,3 +185,29 @@ class DeleteWebhookRequest(_message.Message):
     tenant: str
     webhook: str
     def __init__(self, tenant: _Optional[str] = ..., webhook: _Optional[str] = ...) -> None: ...
+
+class GetWebhookSecretRequest(_message.Message):
+    __slots__ = ("tenant", "webhook")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    webhook: str
+    def __init__(self, tenant: _Optional[str] = ..., webhook: _Optional[str] = ...) -> None: ...
+
+class RotateWebhookSecretRequest(_message.Message):
+    __slots__ = ("tenant", "webhook", "key", "grace_period")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    GRACE_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    webhook: str
+    key: str
+    grace_period: _duration_pb2.Duration
+    def __init__(self, tenant: _Optional[str] = ..., webhook: _Optional[str] = ..., key: _Optional[str] = ..., grace_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class WebhookSecret(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    def __init__(self, key: _Optional[str] = ...) -> None: ...

@@ -67,6 +67,16 @@ class WebhookServiceStub:
                 request_serializer=flowhooks_dot_v1_dot_webhooks__pb2.DeleteWebhookRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
+        self.GetWebhookSecret = channel.unary_unary(
+                '/flowhooks.v1.WebhookService/GetWebhookSecret',
+                request_serializer=flowhooks_dot_v1_dot_webhooks__pb2.GetWebhookSecretRequest.SerializeToString,
+                response_deserializer=flowhooks_dot_v1_dot_webhooks__pb2.WebhookSecret.FromString,
+                _registered_method=True)
+        self.RotateWebhookSecret = channel.unary_unary(
+                '/flowhooks.v1.WebhookService/RotateWebhookSecret',
+                request_serializer=flowhooks_dot_v1_dot_webhooks__pb2.RotateWebhookSecretRequest.SerializeToString,
+                response_deserializer=flowhooks_dot_v1_dot_webhooks__pb2.WebhookSecret.FromString,
+                _registered_method=True)
 
 
 class WebhookServiceServicer:
@@ -119,6 +129,24 @@ class WebhookServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetWebhookSecret(self, request, context):
+        """GetWebhookSecret answers the webhook's current signing secret, the only way to read it
+        (the same webhook as `GET /webhooks/{id}/secret`). Needs `webhooks:write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateWebhookSecret(self, request, context):
+        """RotateWebhookSecret makes a new signing secret current, the given `key` or a generated
+        `whsec_` one, and answers it. Until the grace period ends the previous secret signs too:
+        `webhook-signature` carries both signatures, the new one first, while
+        `X-Webhook-Signature` carries the new secret's only. Needs `webhooks:write`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WebhookServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -151,6 +179,16 @@ def add_WebhookServiceServicer_to_server(servicer, server):
                     servicer.DeleteWebhook,
                     request_deserializer=flowhooks_dot_v1_dot_webhooks__pb2.DeleteWebhookRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'GetWebhookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWebhookSecret,
+                    request_deserializer=flowhooks_dot_v1_dot_webhooks__pb2.GetWebhookSecretRequest.FromString,
+                    response_serializer=flowhooks_dot_v1_dot_webhooks__pb2.WebhookSecret.SerializeToString,
+            ),
+            'RotateWebhookSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateWebhookSecret,
+                    request_deserializer=flowhooks_dot_v1_dot_webhooks__pb2.RotateWebhookSecretRequest.FromString,
+                    response_serializer=flowhooks_dot_v1_dot_webhooks__pb2.WebhookSecret.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -317,6 +355,60 @@ class WebhookService:
             '/flowhooks.v1.WebhookService/DeleteWebhook',
             flowhooks_dot_v1_dot_webhooks__pb2.DeleteWebhookRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWebhookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowhooks.v1.WebhookService/GetWebhookSecret',
+            flowhooks_dot_v1_dot_webhooks__pb2.GetWebhookSecretRequest.SerializeToString,
+            flowhooks_dot_v1_dot_webhooks__pb2.WebhookSecret.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateWebhookSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/flowhooks.v1.WebhookService/RotateWebhookSecret',
+            flowhooks_dot_v1_dot_webhooks__pb2.RotateWebhookSecretRequest.SerializeToString,
+            flowhooks_dot_v1_dot_webhooks__pb2.WebhookSecret.FromString,
             options,
             channel_credentials,
             insecure,

@@ -67,6 +67,9 @@ _TABLE: dict[str, dict[str, Policy]] = {
         "UpdateWebhook": _p("webhooks:write", tenant="path"),
         "UnsuspendWebhook": _p("webhooks:write", tenant="path"),
         "DeleteWebhook": _p("webhooks:write", tenant="path"),
+        # Reading the secret is a write permission (SPEC §7): with it one can sign as us.
+        "GetWebhookSecret": _p("webhooks:write", tenant="path"),
+        "RotateWebhookSecret": _p("webhooks:write", tenant="path"),
     },
     "SubscriptionService": {
         "CreateSubscription": _p("webhooks:write"),
@@ -75,6 +78,9 @@ _TABLE: dict[str, dict[str, Policy]] = {
         "UpdateSubscription": _p("webhooks:write"),
         "DeleteSubscription": _p("webhooks:write"),
         "TestSubscription": _p("webhooks:write"),
+        # Reading the secret is a write permission (SPEC §7): with it one can sign as us.
+        "GetSubscriptionSecret": _p("webhooks:write"),
+        "RotateSubscriptionSecret": _p("webhooks:write"),
     },
     "DeliveryLogService": {
         "ListWebhookLogs": _p("webhooks:read"),

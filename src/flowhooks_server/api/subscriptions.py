@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowhooks.v1 import subscriptions_pb2, subscriptions_pb2_grpc
+from flowhooks.v1 import subscriptions_pb2, subscriptions_pb2_grpc, webhooks_pb2
 from google.protobuf import empty_pb2
 
 from flowhooks_server.api.context import current
@@ -11,6 +11,7 @@ from flowhooks_server.api.delivery_convert import log_entry_out
 from flowhooks_server.api.webhook_convert import (
     delivery_option_changes,
     delivery_options_in,
+    rotation_in,
     strings,
     struct_headers_in,
     subscription_out,
@@ -64,7 +65,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
         if request.HasField("event_types"):
             changes["event_types"] = strings(request.event_types.values, "eventTypes")
         if request.HasField("secret"):
-            changes["secret"] = request.secret or None
+            changes["secret"] = request.secret  # "" is refused: every webhook has one
         if request.HasField("headers"):
             changes["headers"] = struct_headers_in(request.headers, "headers")
         if request.HasField("active"):
@@ -83,3 +84,12 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
 
     async def TestSubscription(self, request, context):
         return log_entry_out(await self._tester.test(current().require_tenant(), request.id))
+
+    async def GetSubscriptionSecret(self, request, context):
+        key = await self._webhooks.secret(current().require_tenant(), request.id)
+        return webhooks_pb2.WebhookSecret(key=key)
+
+    async def RotateSubscriptionSecret(self, request, context):
+        key = await self._webhooks.rotate_secret(
+            current().require_tenant(), request.id, **rotation_in(request))
+        return webhooks_pb2.WebhookSecret(key=key)

@@ -1,4 +1,5 @@
-"""Proto <-> domain for webhooks: failure handling, durations, headers, both resource shapes."""
+"""Proto <-> domain for webhooks: failure handling, durations, headers, secret rotations, both
+resource shapes (which never carry the secret)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,16 @@ def delivery_option_changes(request) -> dict:
     if request.HasField("ordered"):
         changes["ordered"] = request.ordered
     return changes
+
+
+def rotation_in(request) -> dict:
+    """`key` and `grace` of a rotate request of either surface (same field names on both):
+    None where left out, so the service applies its defaults."""
+    return {
+        "key": request.key if request.HasField("key") else None,
+        "grace": request.grace_period.ToTimedelta() if request.HasField("grace_period")
+        else None,
+    }
 
 
 def strings(values, field: str) -> tuple[str, ...]:

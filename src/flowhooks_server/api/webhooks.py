@@ -13,6 +13,7 @@ from flowhooks_server.api.webhook_convert import (
     delivery_option_changes,
     delivery_options_in,
     multi_headers_in,
+    rotation_in,
     webhook_out,
 )
 from flowhooks_server.domain.errors import InvalidArgument
@@ -99,7 +100,7 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
             if endpoint.HasField("url"):
                 changes["url"] = endpoint.url
             if endpoint.HasField("secret"):
-                changes["secret"] = endpoint.secret or None
+                changes["secret"] = endpoint.secret  # "" is refused: every webhook has one
             if request.remove_failure_handling:
                 changes["failure_handling"] = DEFAULT_FAILURE_HANDLING
             changes.update(delivery_option_changes(request))
@@ -116,3 +117,12 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
     async def DeleteWebhook(self, request, context):
         await self._webhooks.delete(current().require_tenant(), request.webhook)
         return empty_pb2.Empty()
+
+    async def GetWebhookSecret(self, request, context):
+        key = await self._webhooks.secret(current().require_tenant(), request.webhook)
+        return webhooks_pb2.WebhookSecret(key=key)
+
+    async def RotateWebhookSecret(self, request, context):
+        key = await self._webhooks.rotate_secret(
+            current().require_tenant(), request.webhook, **rotation_in(request))
+        return webhooks_pb2.WebhookSecret(key=key)

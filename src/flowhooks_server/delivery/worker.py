@@ -19,6 +19,7 @@ from flowhooks_server.delivery.sender import Sender
 from flowhooks_server.delivery.wakeups import Wakeups
 from flowhooks_server.domain.payloads import EventView, delivery_headers, render_body
 from flowhooks_server.domain.retries import decide
+from flowhooks_server.domain.signing import SecretState
 from flowhooks_server.domain.webhooks import MAX_TIMEOUT_S, FailureHandling
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage import deliveries as store
@@ -28,7 +29,6 @@ from flowhooks_server.storage.models import utcnow
 
 log = logging.getLogger("flowhooks.delivery")
 
-ROTATION_OVERLAP = timedelta(hours=24)
 LEASE_MARGIN_S = 15.0
 IDLE_POLL_S = 0.25
 REAP_EVERY_S = 5.0
@@ -367,12 +367,13 @@ def _view(event) -> EventView:
                      event.created_at, event.data)
 
 
-def _signing_secrets(hook, now: datetime) -> list[str]:
-    secrets = [hook.secret] if hook.secret else []
-    if hook.previous_secret and hook.secret_rotated_at \
-            and now - hook.secret_rotated_at < ROTATION_OVERLAP:
-        secrets.append(hook.previous_secret)
-    return secrets
+def _signing_secrets(hook, now: datetime) -> tuple[str, ...]:
+    """The current secret, then the previous one while its rotation's grace lasts
+    (`domain.signing`). Every webhook has a secret since migration 0003."""
+    if not hook.secret:
+        return ()
+    return SecretState(hook.secret, hook.previous_secret,
+                       hook.previous_secret_expires_at).signing(now)
 
 
 def _crashed(job: store.Claimed, exc: Exception) -> store.Outcome:

@@ -1,11 +1,10 @@
 """What a delivery sends (SPEC §8): the ELAN envelope or a structured CloudEvent, and the
-headers that go with it, Standard Webhooks signatures included."""
+headers that go with it, Standard Webhooks signatures included (keys and rotation: see
+`flowhooks_server.domain.signing`)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +13,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 from flowhooks_server import __version__
 from flowhooks_server.domain import json_doc
+from flowhooks_server.domain.signing import hex_signature, standard_signature
 from flowhooks_server.domain.webhooks import header_refusals
 
 USER_AGENT = f"flowhooks/{__version__}"
@@ -54,24 +54,12 @@ def render_body(event: EventView, fmt: str) -> tuple[bytes, str]:
     }), JSON
 
 
-
-
-def standard_signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """`v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`, the key being the UTF-8
-    bytes of the secret."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def hex_signature(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def delivery_headers(*, msg_id: str, timestamp: int, body: bytes, content_type: str,
-                     custom: dict[str, list[str]], secrets: list[str]) -> list[tuple[str, str]]:
+                     custom: dict[str, list[str]], secrets: Sequence[str]) -> list[tuple[str, str]]:
     """Every header of an attempt. `secrets` holds the current secret first, then, during a
-    rotation, the previous one; empty when the webhook has none (then nothing is signed)."""
+    rotation's grace, the previous one (`SecretState.signing`): `webhook-signature` carries a
+    signature of each, space-separated, and `X-Webhook-Signature` the current one's. Every
+    webhook has a secret; should `secrets` be empty all the same, nothing is signed."""
     # Custom headers stored before today's rules (SPEC §7) are dropped, never sent: a framing
     # header would contradict the body, a control character would split the request.
     headers = [(name, value) for name, values in custom.items()

@@ -1,5 +1,6 @@
 """A tenant's webhook: the one model behind both REST surfaces, its failure handling, and the
 validation rules of SPEC §7. Field names in errors are those of the surface that was called.
+Signing secrets (their forms, keys and rotation) are `flowhooks_server.domain.signing`'s.
 
 Custom headers (`header_refusals`) are checked the same way on both surfaces, at creation and
 on every change, so a header that is accepted can always be sent:
@@ -23,10 +24,10 @@ from dataclasses import asdict, dataclass, field, replace
 
 from flowhooks_server.domain.catalog import is_valid_subscription
 from flowhooks_server.domain.errors import Violations
+from flowhooks_server.domain.signing import secret_refusal
 from flowhooks_server.domain.targets import url_refusal
 
 MAX_NAME = 255
-MAX_SECRET = 255
 MAX_HEADERS = 50
 MIN_TIMEOUT_S, MAX_TIMEOUT_S, DEFAULT_TIMEOUT_S = 1.0, 30.0, 10.0
 MIN_ATTEMPTS, MAX_ATTEMPTS = 1, 10
@@ -88,6 +89,7 @@ class WebhookSpec:
     url: str
     event_types: tuple[str, ...]
     headers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The current signing secret (see domain.signing); None only before one is generated.
     secret: str | None = None
     enabled: bool = True
     failure_handling: FailureHandling = DEFAULT_FAILURE_HANDLING
@@ -125,8 +127,10 @@ def trigger_is_valid(trigger: str) -> bool:
 
 
 def validate(spec: WebhookSpec, names: FieldNames, allow_insecure: bool,
-             problems: Violations | None = None) -> None:
-    """Raise InvalidArgument naming every field of `spec` that breaks SPEC §7."""
+             problems: Violations | None = None, stored_secret: str | None = None) -> None:
+    """Raise InvalidArgument naming every field of `spec` that breaks SPEC §7. A secret equal
+    to `stored_secret` (the one a change starts from) is not checked again, so a secret stored
+    before today's rules does not block changes to other fields (see `domain.signing`)."""
     problems = problems or Violations()
     if not spec.name.strip():
         problems.add(names.name, "is required")
@@ -142,8 +146,9 @@ def validate(spec: WebhookSpec, names: FieldNames, allow_insecure: bool,
         if not is_valid_subscription(entry):
             problems.add(f"{names.event_types}[{i}]",
                          f"unknown event type {entry!r}; see /event/{{tenant}}/event-types")
-    if spec.secret is not None and len(spec.secret) > MAX_SECRET:
-        problems.add(names.secret, f"must be at most {MAX_SECRET} characters")
+    if spec.secret is not None and spec.secret != stored_secret \
+            and (refusal := secret_refusal(spec.secret)):
+        problems.add(names.secret, refusal)
     _validate_headers(spec.headers, names.headers, problems)
     _validate_failure_handling(spec.failure_handling, names.failure_handling, allow_insecure,
                                problems)

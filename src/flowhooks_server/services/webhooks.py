@@ -1,13 +1,28 @@
-"""Webhook use cases behind both REST surfaces: create, read, list, change, unsuspend, delete.
-Each change is validated as a whole webhook before anything is written."""
+"""Webhook use cases behind both REST surfaces: create, read, list, change, unsuspend, delete,
+and reading and rotating the signing secret. Each change is validated as a whole webhook before
+anything is written.
+
+Signing secrets (SPEC §7, rules in `domain.signing`): a webhook created without one gets a
+generated `whsec_` secret; a change of the secret (PATCH on either surface) is a rotation with
+the default 24 h grace, and `rotate_secret` one with the grace asked for. The secret leaves the
+server only through `secret` and `rotate_secret`, and is never logged."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flowhooks_server.domain.catalog import covering_entries
-from flowhooks_server.domain.errors import NotFound, found
+from flowhooks_server.domain.errors import NotFound, Violations, found
+from flowhooks_server.domain.signing import (
+    DEFAULT_GRACE,
+    SecretState,
+    generate_secret,
+    grace_refusal,
+    secret_refusal,
+)
 from flowhooks_server.domain.webhooks import (
     FailureHandling,
     FieldNames,
@@ -20,6 +35,8 @@ from flowhooks_server.storage import tenants as tenant_store
 from flowhooks_server.storage import webhooks as webhook_store
 from flowhooks_server.storage.db import Database
 from flowhooks_server.storage.models import Webhook, utcnow
+
+log = logging.getLogger("flowhooks.webhooks")
 
 
 @dataclass(frozen=True)
@@ -47,10 +64,21 @@ def spec_of(row: Webhook) -> WebhookSpec:
     )
 
 
+def secret_state(row: Webhook) -> SecretState:
+    return SecretState(row.secret or "", row.previous_secret, row.previous_secret_expires_at)
+
+
+def _write_secret(row: Webhook, secret: str, grace: timedelta, now: datetime) -> None:
+    """`secret` made current: the first one, or a rotation with `grace` (expired previous
+    secrets are dropped on the way)."""
+    state = secret_state(row).rotated(secret, grace, now) if row.secret else SecretState(secret)
+    row.secret, row.previous_secret = state.current, state.previous
+    row.previous_secret_expires_at = state.previous_expires_at
+
+
 def _write_spec(row: Webhook, spec: WebhookSpec) -> None:
-    if spec.secret != row.secret and row.secret:
-        row.previous_secret, row.secret_rotated_at = row.secret, utcnow()
-    row.name, row.url, row.secret, row.enabled = spec.name, spec.url, spec.secret, spec.enabled
+    _write_secret(row, spec.secret or generate_secret(), DEFAULT_GRACE, utcnow())
+    row.name, row.url, row.enabled = spec.name, spec.url, spec.enabled
     row.event_types = list(spec.event_types)
     row.headers = {k: list(v) for k, v in spec.headers.items()}
     row.failure_handling = spec.failure_handling.to_json()
@@ -71,7 +99,7 @@ class WebhookManager:
         row = Webhook(id=new_id("wh"), tenant_id=tenant, suspended=False, created_at=now,
                       updated_at=now)
         row.secret = None
-        _write_spec(row, spec)
+        _write_spec(row, spec)  # generates the secret if `spec` has none
         async with self._db.session() as session, session.begin():
             await tenant_store.ensure_tenant(session, tenant)
             return await webhook_store.add(session, row)
@@ -100,7 +128,7 @@ class WebhookManager:
                         "webhook", webhook_id)
             before = spec_of(row)
             after = edit(before)
-            validate(after, names, self._insecure)
+            validate(after, names, self._insecure, stored_secret=before.secret)
             _write_spec(row, after)
             released = 0
             if unsuspend and row.suspended:
@@ -111,6 +139,32 @@ class WebhookManager:
         if released:
             self._on_released()
         return saved
+
+    async def secret(self, tenant: str, webhook_id: str) -> str:
+        """The current signing secret."""
+        return (await self.get(tenant, webhook_id)).secret or ""
+
+    async def rotate_secret(self, tenant: str, webhook_id: str, key: str | None,
+                            grace: timedelta | None) -> str:
+        """Make `key` (generated when None) the current secret; the old one keeps signing for
+        `grace` (default 24 h). Answers the new current secret."""
+        grace = DEFAULT_GRACE if grace is None else grace
+        problems = Violations()
+        if key is not None and (refusal := secret_refusal(key)):
+            problems.add("key", refusal)
+        if refusal := grace_refusal(grace):
+            problems.add("gracePeriod", refusal)
+        problems.raise_if_any()
+        async with self._db.session() as session, session.begin():
+            row = found(await webhook_store.get(session, tenant, webhook_id, for_update=True),
+                        "webhook", webhook_id)
+            _write_secret(row, key or generate_secret(), grace, utcnow())
+            await webhook_store.save(session, row, event_types_changed=False)
+            current = row.secret
+        log.info("signing secret rotated", extra={
+            "webhook": webhook_id, "grace_s": int(grace.total_seconds()),
+            "generated": key is None})
+        return current
 
     async def unsuspend(self, tenant: str, webhook_id: str) -> None:
         async with self._db.session() as session, session.begin():

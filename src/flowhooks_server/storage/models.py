@@ -184,9 +184,12 @@ class Webhook(Base):
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     url: Mapped[str] = mapped_column(String(2048), nullable=False)
     headers: Mapped[dict] = mapped_column(JSONType, nullable=False)
+    # Signing secrets (domain.signing): the current one, always set since migration 0003 (the
+    # column stays nullable: a NOT NULL on SQLite means rebuilding the table), and during a
+    # rotation's grace the previous one with the end of that grace.
     secret: Mapped[str | None] = mapped_column(String(255))
     previous_secret: Mapped[str | None] = mapped_column(String(255))
-    secret_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     event_types: Mapped[list] = mapped_column(JSONType, nullable=False)
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False)
     suspended: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
