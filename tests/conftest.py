@@ -113,7 +113,8 @@ async def db(storage_url):
 # end to end when it drives a real stack (server + Envoy), integration when it uses a real
 # database without one, and a unit test otherwise.
 E2E_FIXTURES = frozenset({"stack", "rest", "channel", "insecure_stack", "irest", "itenant",
-                          "tenant", "other_tenant", "fresh_database_url", "publisher"})
+                          "tenant", "other_tenant", "fresh_database_url", "publisher",
+                          "walkthrough_stack"})
 INTEGRATION_FIXTURES = frozenset({"db", "storage_url", "database_url", "receiver",
                                   "tls_receiver"})
 
