@@ -438,3 +438,30 @@ async def test_header_block_over_envoys_limit_is_431_not_429(rest, tenant, other
                                    headers={**org(tenant), "X-Padding": "p" * 20_000})
     assert status == 200 and body["workflows"][0]["id"] == workflow_id, body
     await assert_serves(rest, other_tenant)
+
+
+# -- a body member that would replace a path binding ------------------------------------------
+
+async def test_body_cannot_retarget_the_patch_the_url_names(rest, tenant, other_tenant):
+    """`PATCH /event/{T}/webhooks/{W1}` with `{"webhook": "W2"}` (and ELAN's `{"id": "W2"}`)
+    once changed W2: the transcoder let the body overwrite the path. Now 400, both unchanged."""
+    base = f"/event/{tenant.id}/webhooks"
+    first, second = [(await rest.call("POST", base, token=tenant.token, json=SOCOTRA))[1]
+                     for _ in range(2)]
+    before = [(await rest.call("GET", f"{base}/{hook['locator']}", token=tenant.token))[1]
+              for hook in (first, second)]
+    for path, body in [
+        (f"{base}/{first['locator']}", {"webhook": second["locator"], "name": "renamed"}),
+        (f"/webhooks/{first['locator']}", {"id": second["locator"], "name": "renamed"}),
+    ]:
+        status, answer = await rest.call("PATCH", path, token=tenant.token, json=body,
+                                         headers=org(tenant))
+        assert status == 400, answer
+        assert "conflicting" in answer["message"], answer
+    after = [(await rest.call("GET", f"{base}/{hook['locator']}", token=tenant.token))[1]
+             for hook in (first, second)]
+    assert after == before
+    status, same = await rest.call("PATCH", f"{base}/{first['locator']}", token=tenant.token,
+                                   json={"webhook": first["locator"], "name": "renamed"})
+    assert status == 200 and same["name"] == "renamed", same  # the same value is no conflict
+    await assert_serves(rest, other_tenant)

@@ -26,6 +26,9 @@ from google.rpc import error_details_pb2
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "envoy" / "envoy.yaml.in"
 DESCRIPTOR = ROOT / "generated" / "flowhooks_descriptor.pb"
+# Served at GET /openapi.json by a direct_response route (SPEC §12), read by Envoy at start-up.
+OPENAPI = ROOT / "generated" / "openapi.json"
+MAX_DIRECT_RESPONSE_BYTES = 4 * 1024 * 1024
 LUA_FILTER = "envoy.filters.http.lua"
 # The largest request header block Envoy accepts; a bigger one is answered 431 by Envoy itself
 # (SPEC §4). The gRPC server's metadata limit (app.py) is set above it, headers Envoy adds
@@ -44,11 +47,19 @@ def render_config(
     http_port: int,
     admin_port: int,
     descriptor_path: str | os.PathLike[str] | None = None,
+    openapi_path: str | os.PathLike[str] | None = None,
 ) -> str:
-    """The Envoy YAML for these ports; the descriptor defaults to generated/'s."""
+    """The Envoy YAML for these ports; the descriptor and the OpenAPI document default to
+    generated/'s."""
     descriptor = Path(descriptor_path or DESCRIPTOR)
     if not descriptor.is_file():
         raise EnvoyError(f"descriptor set not found: {descriptor}")
+    openapi = Path(openapi_path or OPENAPI).resolve()
+    if not openapi.is_file():
+        raise EnvoyError(f"OpenAPI document not found: {openapi} (make generate writes it)")
+    if openapi.stat().st_size > MAX_DIRECT_RESPONSE_BYTES:
+        raise EnvoyError(f"{openapi} is over {MAX_DIRECT_RESPONSE_BYTES} bytes, more than Envoy "
+                         "is told to serve (MAX_DIRECT_RESPONSE_BYTES)")
     blob, unwrap = envoy_descriptor(descriptor.read_bytes())
     routes = [
         json.dumps(
@@ -65,6 +76,9 @@ def render_config(
         HTTP_PORT=int(http_port),
         ADMIN_PORT=int(admin_port),
         MAX_REQUEST_HEADERS_KB=MAX_REQUEST_HEADERS_KB,
+        MAX_DIRECT_RESPONSE_BYTES=MAX_DIRECT_RESPONSE_BYTES,
+        # A JSON string is a YAML string: any path, quoted.
+        OPENAPI_FILE=json.dumps(str(openapi)),
         DESCRIPTOR_BIN=base64.b64encode(blob).decode(),
         # The placeholder sits at the routes' indentation inside the template.
         RESPONSE_BODY_ROUTES=f"\n{ROUTE_INDENT}".join(f"- {r}" for r in routes),
