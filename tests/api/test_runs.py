@@ -170,14 +170,14 @@ async def test_sleep_survives_a_restart(fresh_database_url, tmp_path):
             rest = Rest(stack.rest, session)
             tenant = await make_tenant(rest, stack.bootstrap_token)
             workflow = await _workflow(rest, tenant, [
-                {"name": "nap", "type": "sleep", "duration": "3s"}])
+                {"name": "nap", "type": "sleep", "duration": "10s"}])  # outlasts a restart
             run = await _submit(rest, tenant, workflow)
         stack.stop()
         stack.start()
         async with aiohttp.ClientSession() as session:
             rest = Rest(stack.rest, session)
             assert (await _run(rest, tenant, run["id"]))["status"] == "running"
-            done = await _until_status(rest, tenant, run["id"], "succeeded", timeout_s=15)
+            done = await _until_status(rest, tenant, run["id"], "succeeded", timeout_s=30)
             assert done["tasks"][0]["status"] == "succeeded"
     finally:
         stack.stop()
