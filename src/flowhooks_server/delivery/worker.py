@@ -15,17 +15,17 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from flowhooks_server import metrics
+from flowhooks_server.clock import utcnow
 from flowhooks_server.delivery.sender import Sender
 from flowhooks_server.delivery.wakeups import Wakeups
 from flowhooks_server.domain.payloads import EventView, delivery_headers, render_body
 from flowhooks_server.domain.retries import decide
-from flowhooks_server.domain.signing import SecretState
 from flowhooks_server.domain.webhooks import MAX_TIMEOUT_S, FailureHandling
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage import deliveries as store
 from flowhooks_server.storage.db import Database
 from flowhooks_server.storage.errors import is_outage
-from flowhooks_server.storage.models import utcnow
+from flowhooks_server.storage.webhooks import secret_state
 
 log = logging.getLogger("flowhooks.delivery")
 
@@ -372,8 +372,7 @@ def _signing_secrets(hook, now: datetime) -> tuple[str, ...]:
     (`domain.signing`). Every webhook has a secret since migration 0003."""
     if not hook.secret:
         return ()
-    return SecretState(hook.secret, hook.previous_secret,
-                       hook.previous_secret_expires_at).signing(now)
+    return secret_state(hook).signing(now)
 
 
 def _crashed(job: store.Claimed, exc: Exception) -> store.Outcome:

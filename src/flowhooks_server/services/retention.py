@@ -8,9 +8,9 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from flowhooks_server.clock import utcnow
 from flowhooks_server.storage import retention
 from flowhooks_server.storage.db import Database
-from flowhooks_server.storage.models import utcnow
 
 log = logging.getLogger("flowhooks.retention")
 

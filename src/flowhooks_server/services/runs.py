@@ -9,6 +9,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from flowhooks_server.clock import utcnow
 from flowhooks_server.domain import runs as rules
 from flowhooks_server.domain.errors import FailedPrecondition, InvalidArgument, found
 from flowhooks_server.ids import new_id
@@ -16,7 +17,7 @@ from flowhooks_server.services.outbox import Outbox
 from flowhooks_server.services.run_starts import NewRun, OnceKey, RunStarts, Started
 from flowhooks_server.storage import runs as run_store
 from flowhooks_server.storage.db import Database
-from flowhooks_server.storage.models import TaskRun, Workflow, WorkflowRun, utcnow
+from flowhooks_server.storage.models import TaskRun, Workflow, WorkflowRun
 
 log = logging.getLogger("flowhooks.runs")
 TIMER_POLL_S = 1.0

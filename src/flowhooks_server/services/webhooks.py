@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flowhooks_server.clock import utcnow
 from flowhooks_server.domain.catalog import covering_entries
 from flowhooks_server.domain.errors import NotFound, Violations, found
 from flowhooks_server.domain.signing import (
@@ -34,7 +35,7 @@ from flowhooks_server.storage import deliveries as delivery_store
 from flowhooks_server.storage import tenants as tenant_store
 from flowhooks_server.storage import webhooks as webhook_store
 from flowhooks_server.storage.db import Database
-from flowhooks_server.storage.models import Webhook, utcnow
+from flowhooks_server.storage.models import Webhook
 
 log = logging.getLogger("flowhooks.webhooks")
 
@@ -64,14 +65,13 @@ def spec_of(row: Webhook) -> WebhookSpec:
     )
 
 
-def secret_state(row: Webhook) -> SecretState:
-    return SecretState(row.secret or "", row.previous_secret, row.previous_secret_expires_at)
-
-
 def _write_secret(row: Webhook, secret: str, grace: timedelta, now: datetime) -> None:
     """`secret` made current: the first one, or a rotation with `grace` (expired previous
     secrets are dropped on the way)."""
-    state = secret_state(row).rotated(secret, grace, now) if row.secret else SecretState(secret)
+    if row.secret:
+        state = webhook_store.secret_state(row).rotated(secret, grace, now)
+    else:
+        state = SecretState(secret)
     row.secret, row.previous_secret = state.current, state.previous
     row.previous_secret_expires_at = state.previous_expires_at
 

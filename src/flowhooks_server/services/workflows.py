@@ -6,13 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from flowhooks_server.clock import utcnow
 from flowhooks_server.domain.errors import NotFound, found
 from flowhooks_server.domain.workflows import TaskSpec, Triggers, WorkflowSpec, validate
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage import tenants as tenant_store
 from flowhooks_server.storage import workflows as workflow_store
 from flowhooks_server.storage.db import Database
-from flowhooks_server.storage.models import Workflow, utcnow
+from flowhooks_server.storage.models import Workflow
 
 
 def spec_of(row: Workflow) -> WorkflowSpec:

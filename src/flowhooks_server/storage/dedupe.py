@@ -7,8 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flowhooks_server.clock import utcnow
 from flowhooks_server.storage.db import dialect_insert
-from flowhooks_server.storage.models import DedupeKey, utcnow
+from flowhooks_server.storage.models import DedupeKey
 
 
 async def insert(session: AsyncSession, tenant_id: str, scope: str, key: str,

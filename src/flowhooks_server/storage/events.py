@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flowhooks_server.clock import utcnow
 from flowhooks_server.ids import new_id
-from flowhooks_server.storage.models import Event, utcnow
+from flowhooks_server.storage.models import Event
 
 
 async def get(session: AsyncSession, tenant_id: str, event_id: str) -> Event | None:

@@ -22,6 +22,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.functions import FunctionElement
 
+from flowhooks_server.clock import utcnow
+
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 # SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT identity.
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
@@ -42,10 +44,6 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flowhooks_server.clock import utcnow
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage.db import dialect_insert
-from flowhooks_server.storage.models import PendingCallback, TaskRun, WorkflowRun, utcnow
+from flowhooks_server.storage.models import PendingCallback, TaskRun, WorkflowRun
 
 
 async def get(session: AsyncSession, tenant_id: str, run_id: str,

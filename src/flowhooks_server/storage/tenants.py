@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flowhooks_server.clock import utcnow
 from flowhooks_server.storage.db import dialect_insert
-from flowhooks_server.storage.models import Tenant, utcnow
+from flowhooks_server.storage.models import Tenant
 
 
 async def ensure_tenant(session: AsyncSession, tenant_id: str) -> None:

@@ -11,9 +11,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flowhooks_server.clock import utcnow
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage.db import dialect_insert
-from flowhooks_server.storage.models import Token, utcnow
+from flowhooks_server.storage.models import Token
 
 BOOTSTRAP_NAME = "bootstrap"
 PREFIX = "fh_"

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flowhooks_server.storage.models import Webhook, WebhookEventType, utcnow
+from flowhooks_server.clock import utcnow
+from flowhooks_server.domain.signing import SecretState
+from flowhooks_server.storage.models import Webhook, WebhookEventType
+
+
+def secret_state(row: Webhook) -> SecretState:
+    """The signing secrets a row holds (SPEC §7): the one mapping from its three columns."""
+    return SecretState(row.secret or "", row.previous_secret, row.previous_secret_expires_at)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flowhooks_server.storage.models import Workflow, utcnow
+from flowhooks_server.clock import utcnow
+from flowhooks_server.storage.models import Workflow
 
 
 async def get(session: AsyncSession, tenant_id: str, workflow_id: str,
