@@ -50,12 +50,12 @@ async def _serve(settings: Settings, with_envoy: bool) -> int:
                 if made:
                     devtoken.write(dev_token)
             _announce(settings, dev_token)
-        waiter = asyncio.ensure_future(stop.wait())
+        waiter: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
         watched = [waiter]
         if envoy is not None:
             watched.append(asyncio.ensure_future(envoy.wait()))
         done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-        if waiter not in done:
+        if waiter not in done and envoy is not None:
             log.error("envoy exited unexpectedly", extra={"returncode": envoy.returncode})
             return 1
         return 0

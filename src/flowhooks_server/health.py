@@ -9,6 +9,7 @@ import logging
 from grpc_health.v1 import health, health_pb2
 
 from flowhooks_server import metrics
+from flowhooks_server.background import Background
 
 log = logging.getLogger("flowhooks.health")
 CHECK_INTERVAL_S = 1.0
@@ -20,7 +21,7 @@ class DatabaseHealth:
         self._names = ("", *service_names)
         self.servicer = health.aio.HealthServicer()
         self._serving: bool | None = None
-        self._task: asyncio.Task | None = None
+        self._monitor = Background("health-monitor")
 
     async def check_once(self) -> bool:
         up = await self._ping()
@@ -37,7 +38,7 @@ class DatabaseHealth:
         return up
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="health-monitor")
+        self._monitor.start(self._loop)
 
     async def _loop(self) -> None:
         while True:
@@ -48,6 +49,5 @@ class DatabaseHealth:
                 log.exception("health check failed")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        await self._monitor.stop()
         await self.servicer.enter_graceful_shutdown()

@@ -150,8 +150,8 @@ def parse_target(url: str) -> Target:
     if parts.query:
         path += "?" + _quote(parts.query, _QUERY_SAFE)
     if spelled.startswith("["):
-        address, zone = _ipv6_literal(spelled[1:-1])
-        return Target(parts.scheme, address.compressed, port, path, address, zone, spelled)
+        v6, zone = _ipv6_literal(spelled[1:-1])
+        return Target(parts.scheme, v6.compressed, port, path, v6, zone, spelled)
     host, address = _host(spelled)
     return Target(parts.scheme, host, port, path, address, "", spelled)
 
@@ -215,17 +215,17 @@ def _rule(ip: IPv4Address | IPv6Address) -> str | None:
             if ip in network:
                 return f"in {network} ({label})"
         return None if ip.is_global else "not a global address (reserved)"
-    for network, label in IPV6_EXACT:
-        if ip in network:
-            return f"in {network} ({label})"
-    for network, label, embedded in IPV6_EMBEDDING:
-        if ip in network:
+    for v6_net, label in IPV6_EXACT:
+        if ip in v6_net:
+            return f"in {v6_net} ({label})"
+    for v6_net, label, embedded in IPV6_EMBEDDING:
+        if ip in v6_net:
             inner = embedded(ip)
             rule = _rule(inner)
-            return f"in {network} ({label}) and embeds {inner}, {rule}" if rule else None
-    for network, label in IPV6_REFUSED:
-        if ip in network:
-            return f"in {network} ({label})"
+            return f"in {v6_net} ({label}) and embeds {inner}, {rule}" if rule else None
+    for v6_net, label in IPV6_REFUSED:
+        if ip in v6_net:
+            return f"in {v6_net} ({label})"
     if ip not in GLOBAL_UNICAST:
         return f"outside {GLOBAL_UNICAST} (not global unicast)"
     return None if ip.is_global else "not a global address (reserved)"

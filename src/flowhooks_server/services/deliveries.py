@@ -142,7 +142,9 @@ class DivertedEvents:
                 await diverted_store.get(session, tenant, webhook_id, event_id, True),
                 "diverted event", event_id)
             if record.resend_delivery_id is None:
-                await delivery_store.add_resend(session, record)
+                record.resend_delivery_id = await delivery_store.add_resend(
+                    session, diverted_id=record.id, tenant_id=record.tenant_id,
+                    webhook_id=record.webhook_id, event_id=record.event_id)
         self._outbox.committed()
         return record, event_type
 

@@ -4,10 +4,10 @@ batch per transaction so it never holds the database for long."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
+from flowhooks_server.background import Background
 from flowhooks_server.clock import utcnow
 from flowhooks_server.storage import retention
 from flowhooks_server.storage.db import Database
@@ -23,16 +23,13 @@ class Pruner:
         self._db = db
         self._keep = timedelta(seconds=retention_s)
         self._every_s = every_s
-        self._task: asyncio.Task | None = None
+        self._loop_task = Background("retention")
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="retention")
+        self._loop_task.start(self._loop)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop_task.stop()
 
     async def prune_once(self) -> dict[str, int]:
         before = utcnow() - self._keep

@@ -12,12 +12,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from sqlalchemy import event, text
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Executable, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-DEFAULT_URL = "sqlite+aiosqlite:///./var/flowhooks.db"
 PING_TIMEOUT_S = 1.0
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _READONLY = "flowhooks_readonly"
@@ -40,7 +41,7 @@ def ensure_sqlite_dir(url: str | URL) -> None:
 
 
 class Database:
-    def __init__(self, url: str = DEFAULT_URL):
+    def __init__(self, url: str):
         self.url = url
         backend = make_url(url).get_backend_name()
         self._postgres = backend == "postgresql"
@@ -95,6 +96,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def affected(session: AsyncSession, statement: Executable,
+                   params: Any = None) -> int:
+    """Run an UPDATE or DELETE and return how many rows it touched."""
+    result = await session.execute(statement, params)
+    return cast(CursorResult[Any], result).rowcount
 
 
 def dialect_insert(session: AsyncSession, model):

@@ -349,15 +349,18 @@ async def queue_stats(session: AsyncSession) -> tuple[int, datetime | None]:
     return depth or 0, await next_due(session)
 
 
-async def add_resend(session: AsyncSession, record: DivertedEvent) -> str:
-    """A fresh delivery of a diverted event; the record goes when it succeeds."""
+async def add_resend(session: AsyncSession, *, diverted_id: str, tenant_id: str,
+                     webhook_id: str, event_id: str) -> str:
+    """A fresh delivery of a diverted event, marked on its record; the record goes when the
+    delivery succeeds. Returns the new delivery's id."""
     now = utcnow()
     delivery_id = new_id("dlv")
     await session.execute(insert(Delivery).values(
-        id=delivery_id, tenant_id=record.tenant_id, event_id=record.event_id,
-        webhook_id=record.webhook_id, status="pending", ordered=False, attempt=0,
-        next_attempt_at=now, created_at=now, updated_at=now))
-    record.resend_delivery_id = delivery_id
-    await session.flush()
+        id=delivery_id, tenant_id=tenant_id, event_id=event_id, webhook_id=webhook_id,
+        status="pending", ordered=False, attempt=0, next_attempt_at=now, created_at=now,
+        updated_at=now))
+    await session.execute(
+        update(DivertedEvent).where(DivertedEvent.id == diverted_id)
+        .values(resend_delivery_id=delivery_id).execution_options(synchronize_session=False))
     await notify(session, OUTBOX_CHANNEL)
     return delivery_id

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flowhooks_server.storage.db import affected
 from flowhooks_server.storage.models import Delivery, DeliveryLog, DivertedEvent, Event
 
 FINISHED = ("succeeded", "failed", "diverted")
@@ -14,8 +15,7 @@ FINISHED = ("succeeded", "failed", "diverted")
 
 async def prune_logs(session: AsyncSession, before: datetime, batch: int) -> int:
     doomed = select(DeliveryLog.seq).where(DeliveryLog.created_at < before).limit(batch)
-    result = await session.execute(delete(DeliveryLog).where(DeliveryLog.seq.in_(doomed)))
-    return result.rowcount
+    return await affected(session, delete(DeliveryLog).where(DeliveryLog.seq.in_(doomed)))
 
 
 async def prune_deliveries(session: AsyncSession, before: datetime, batch: int) -> int:
@@ -24,8 +24,7 @@ async def prune_deliveries(session: AsyncSession, before: datetime, batch: int) 
     doomed = (select(Delivery.seq)
               .where(Delivery.status.in_(FINISHED), Delivery.updated_at < before, ~kept)
               .limit(batch))
-    result = await session.execute(delete(Delivery).where(Delivery.seq.in_(doomed)))
-    return result.rowcount
+    return await affected(session, delete(Delivery).where(Delivery.seq.in_(doomed)))
 
 
 async def prune_events(session: AsyncSession, before: datetime, batch: int) -> int:
@@ -35,5 +34,4 @@ async def prune_events(session: AsyncSession, before: datetime, batch: int) -> i
                      ~exists().where(Delivery.event_id == Event.id),
                      ~exists().where(DivertedEvent.event_id == Event.id))
               .limit(batch))
-    result = await session.execute(delete(Event).where(Event.id.in_(doomed)))
-    return result.rowcount
+    return await affected(session, delete(Event).where(Event.id.in_(doomed)))
