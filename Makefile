@@ -26,6 +26,7 @@ check-generated: generate
 
 lint: setup
 	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/mypy
 	bash scripts/buf_lint.sh
 
 migrate: setup
