@@ -3,7 +3,6 @@ background tasks, and shut them down in order."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import grpc
@@ -61,9 +60,6 @@ MAX_REQUEST_BYTES = 1024 * 1024 + 4096
 MAX_METADATA_BYTES = 2 * MAX_REQUEST_HEADERS_KB * 1024
 SHUTDOWN_GRACE_S = 10.0
 
-# Services whose RPCs later work implements; their generated bases answer UNIMPLEMENTED.
-_PENDING_SERVICES: tuple = ()
-
 
 class App:
     def __init__(self, settings: Settings):
@@ -120,9 +116,6 @@ class App:
             WorkflowRunServicer(self.runs), server)
         inbound_pb2_grpc.add_InboundServiceServicer_to_server(
             InboundServicer(self.inbound), server)
-        for module, name in _PENDING_SERVICES:
-            servicer = getattr(module, f"{name}Servicer")()
-            getattr(module, f"add_{name}Servicer_to_server")(servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
@@ -161,11 +154,3 @@ class App:
         assert self.server is not None
         await self.server.wait_for_termination()
 
-
-async def serve_until(stop: asyncio.Event, settings: Settings) -> None:
-    app = App(settings)
-    await app.start()
-    try:
-        await stop.wait()
-    finally:
-        await app.stop()
