@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Executable, event, text
