@@ -10,10 +10,10 @@ from bursts import DbPublisher
 from harness import wait_for
 from tenancy import field_violations, make_tenant
 
-from flowhooks_server.domain.webhooks import FailureHandling, RetryStrategy
+from flowhooks_server.domain.webhooks import FailureHandling, RetryStrategy, Webhook, WebhookSpec
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage import webhooks as webhook_store
-from flowhooks_server.storage.models import Webhook, utcnow
+from flowhooks_server.storage.models import utcnow
 
 # One quick retry on network failures, then divert.
 FAST = FailureHandling(triggers=("network",), retry=RetryStrategy("linear", 0.05, 1),
@@ -57,13 +57,13 @@ async def insert_webhook(database, tenant_id: str, url: str) -> str:
     """A stored webhook row, as if its URL had passed creation (a name that resolved to a
     public address then)."""
     now = utcnow()
-    row = Webhook(id=new_id("wh"), tenant_id=tenant_id, name="rebound", url=url, headers={},
-                  secret=None, event_types=["workflow.*"], enabled=True, suspended=False,
-                  failure_handling=FAST.to_json(), timeout_ms=1000, format="json",
-                  ordered=False, created_at=now, updated_at=now)
+    hook = Webhook(id=new_id("wh"), tenant_id=tenant_id, spec=WebhookSpec(
+        name="rebound", url=url, event_types=("workflow.*",), headers={}, secret=None,
+        enabled=True, failure_handling=FAST, timeout_s=1.0, format="json", ordered=False),
+        suspended=False, created_at=now, updated_at=now)
     async with database.session() as session, session.begin():
-        await webhook_store.add(session, row)
-    return row.id
+        await webhook_store.add(session, hook)
+    return hook.id
 
 
 @pytest.mark.parametrize("name", REFUSED_AT_CREATION)

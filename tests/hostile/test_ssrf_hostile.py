@@ -22,10 +22,10 @@ from harness import free_port, wait_for
 from tenancy import field_violations
 
 from flowhooks_server.delivery.sender import Sender
-from flowhooks_server.domain.webhooks import FailureHandling, RetryStrategy
+from flowhooks_server.domain.webhooks import FailureHandling, RetryStrategy, Webhook, WebhookSpec
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage import webhooks as webhook_store
-from flowhooks_server.storage.models import Webhook, utcnow
+from flowhooks_server.storage.models import utcnow
 
 LOOPBACK = "127.0.0.0/8 (loopback)"
 # (case, URL template, what the refusal must name); {port} is a live loopback listener's.
@@ -178,13 +178,13 @@ async def test_updates_refuse_and_change_nothing(rest, tenant, listener, case):
 async def insert_webhook(database, tenant_id: str, url: str) -> str:
     """A stored row, as if `url` had passed creation."""
     now = utcnow()
-    row = Webhook(id=new_id("wh"), tenant_id=tenant_id, name="stored", url=url, headers={},
-                  secret=None, event_types=["workflow.*"], enabled=True, suspended=False,
-                  failure_handling=FAST.to_json(), timeout_ms=1000, format="json",
-                  ordered=False, created_at=now, updated_at=now)
+    hook = Webhook(id=new_id("wh"), tenant_id=tenant_id, spec=WebhookSpec(
+        name="stored", url=url, event_types=("workflow.*",), headers={}, secret=None,
+        enabled=True, failure_handling=FAST, timeout_s=1.0, format="json", ordered=False),
+        suspended=False, created_at=now, updated_at=now)
     async with database.session() as session, session.begin():
-        await webhook_store.add(session, row)
-    return row.id
+        await webhook_store.add(session, hook)
+    return hook.id
 
 
 async def final_failure(rest, tenant, hook: str) -> dict:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, text
 
+from flowhooks_server.domain.tokens import is_usable
 from flowhooks_server.storage import tokens
 from flowhooks_server.storage.models import Token, utcnow
 
@@ -38,8 +39,8 @@ async def test_find_by_plaintext(db):
         assert await tokens.find_by_plaintext(session, plaintext + "x") is None
         assert await tokens.find_by_plaintext(session, "") is None
     assert found.id == row.id and found.tenant_id == tenant
-    assert found.permissions == ["webhooks:read", "tokens:write"]
-    assert found.created_at.tzinfo is not None and tokens.is_usable(found)
+    assert found.permissions == ("webhooks:read", "tokens:write")
+    assert found.created_at.tzinfo is not None and is_usable(found)
 
 
 async def test_revoke(db):
@@ -57,7 +58,7 @@ async def test_revoke(db):
         assert await tokens.revoke(session, row.id) is True
     async with db.session() as session:
         again = await tokens.find_by_plaintext(session, plaintext)
-    assert again.revoked_at == first and not tokens.is_usable(again)
+    assert again.revoked_at == first and not is_usable(again)
 
 
 async def test_expiry(db):
@@ -68,9 +69,9 @@ async def test_expiry(db):
         expired_row = await tokens.find_by_plaintext(session, expired)
         live_row = await tokens.find_by_plaintext(session, live)
     assert expired_row.expires_at.tzinfo is not None
-    assert not tokens.is_usable(expired_row)
-    assert tokens.is_usable(live_row)
-    assert not tokens.is_usable(live_row, now=utcnow() + timedelta(hours=2))
+    assert not is_usable(expired_row)
+    assert is_usable(live_row)
+    assert not is_usable(live_row, now=utcnow() + timedelta(hours=2))
 
 
 async def test_get_and_list(db):
@@ -137,9 +138,9 @@ async def test_bootstrap_rotation_revokes_the_old_value_and_can_revive_it(db):
     old_row = await _bootstrap(db, old)
     new_row = await _bootstrap(db, new)
     async with db.session() as session:
-        assert not tokens.is_usable(await tokens.find_by_plaintext(session, old))
-        assert tokens.is_usable(await tokens.find_by_plaintext(session, new))
+        assert not is_usable(await tokens.find_by_plaintext(session, old))
+        assert is_usable(await tokens.find_by_plaintext(session, new))
     revived = await _bootstrap(db, old)
     assert revived.id == old_row.id and revived.revoked_at is None
     async with db.session() as session:
-        assert not tokens.is_usable(await tokens.get(session, new_row.id))
+        assert not is_usable(await tokens.get(session, new_row.id))

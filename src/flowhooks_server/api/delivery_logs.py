@@ -11,19 +11,22 @@ from flowhooks_server.services.deliveries import DeliveryLogs, parse_cursor
 
 
 class DeliveryLogServicer(delivery_logs_pb2_grpc.DeliveryLogServiceServicer):
-    def __init__(self, logs: DeliveryLogs):
+    def __init__(self, logs: DeliveryLogs) -> None:
         self._logs = logs
 
     async def ListWebhookLogs(self, request, context):
         limit, offset = page(request.limit, request.offset)
-        rows = await self._logs.of_webhook(current().require_tenant(), request.webhook_id,
-                                           limit, offset)
-        return delivery_logs_pb2.ListDeliveryLogsResponse(entries=[log_entry_out(r) for r in rows])
+        entries = await self._logs.of_webhook(current().require_tenant(), request.webhook_id,
+                                              limit, offset)
+        return delivery_logs_pb2.ListDeliveryLogsResponse(
+            entries=[log_entry_out(e) for e in entries])
 
     async def ListAllLogs(self, request, context):
         limit, offset = page(request.limit, request.offset)
-        rows = await self._logs.all(current().require_tenant(), request.event_type, limit, offset)
-        return delivery_logs_pb2.ListDeliveryLogsResponse(entries=[log_entry_out(r) for r in rows])
+        entries = await self._logs.all(current().require_tenant(), request.event_type, limit,
+                                       offset)
+        return delivery_logs_pb2.ListDeliveryLogsResponse(
+            entries=[log_entry_out(e) for e in entries])
 
     async def WatchLogs(self, request, context):
         tenant = current().require_tenant()

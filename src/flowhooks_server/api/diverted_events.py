@@ -12,22 +12,22 @@ from flowhooks_server.services.deliveries import DivertedEvents
 
 
 class DivertedEventServicer(diverted_events_pb2_grpc.DivertedEventServiceServicer):
-    def __init__(self, diverted: DivertedEvents):
+    def __init__(self, diverted: DivertedEvents) -> None:
         self._diverted = diverted
 
     async def ListDivertedEvents(self, request, context):
         limit, offset = page(request.count, request.offset, "count")
-        rows = await self._diverted.list(current().require_tenant(), request.webhook, limit,
-                                         offset)
+        records = await self._diverted.list(current().require_tenant(), request.webhook, limit,
+                                            offset)
         return diverted_events_pb2.ListDivertedEventsResponse(
-            diverted_events=[diverted_out(row, event_type) for row, event_type in rows])
+            diverted_events=[diverted_out(record) for record in records])
 
     async def GetDivertedEvent(self, request, context):
-        return diverted_out(*await self._diverted.get(
+        return diverted_out(await self._diverted.get(
             current().require_tenant(), request.webhook, request.event))
 
     async def ResendDivertedEvent(self, request, context):
-        return diverted_out(*await self._diverted.resend(
+        return diverted_out(await self._diverted.resend(
             current().require_tenant(), request.webhook, request.event))
 
     async def DeleteDivertedEvent(self, request, context):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flowhooks.v1 import events_pb2, events_pb2_grpc
 from google.protobuf import json_format, struct_pb2
 
@@ -11,7 +13,7 @@ from flowhooks_server.domain.catalog import CATALOG
 from flowhooks_server.services.events import EventReader
 
 
-def _struct(data: dict) -> struct_pb2.Struct:
+def _struct(data: dict[str, Any]) -> struct_pb2.Struct:
     message = struct_pb2.Struct()
     json_format.ParseDict(data, message)
     return message
@@ -27,19 +29,19 @@ _CATALOG = events_pb2.ListEventTypesResponse(
 
 
 class EventServicer(events_pb2_grpc.EventServiceServicer):
-    def __init__(self, events: EventReader):
+    def __init__(self, events: EventReader) -> None:
         self._events = events
 
     async def GetEvent(self, request, context):
-        row = await self._events.get(current().require_tenant(), request.event)
+        event = await self._events.get(current().require_tenant(), request.event)
         return events_pb2.Event(
-            locator=row.id,
-            type=row.type,
-            timestamp=timestamp(row.created_at),
-            data=_struct(row.data),
-            tenant=row.tenant_id,
-            workflow_id=row.workflow_id or "",
-            workflow_run_id=row.workflow_run_id or "",
+            locator=event.id,
+            type=event.type,
+            timestamp=timestamp(event.created_at),
+            data=_struct(event.data),
+            tenant=event.tenant_id,
+            workflow_id=event.workflow_id or "",
+            workflow_run_id=event.workflow_run_id or "",
         )
 
     async def ListEventTypes(self, request, context):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flowhooks.v1 import subscriptions_pb2, subscriptions_pb2_grpc, webhooks_pb2
 from google.protobuf import empty_pb2
 
@@ -19,14 +21,15 @@ from flowhooks_server.api.webhook_convert import (
 from flowhooks_server.api.webhooks import decode_page_token, encode_page_token
 from flowhooks_server.domain.webhooks import (
     ELAN_FIELDS,
+    WebhookFilter,
     WebhookSpec,
 )
 from flowhooks_server.services.deliveries import WebhookTester
-from flowhooks_server.services.webhooks import ListQuery, WebhookManager
+from flowhooks_server.services.webhooks import WebhookManager
 
 
 class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
-    def __init__(self, webhooks: WebhookManager, tester: WebhookTester):
+    def __init__(self, webhooks: WebhookManager, tester: WebhookTester) -> None:
         self._webhooks = webhooks
         self._tester = tester
 
@@ -45,11 +48,11 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
 
     async def ListSubscriptions(self, request, context):
         limit, offset = page(request.page_size or request.limit, request.offset)
-        query = ListQuery(after_id=decode_page_token(request.page_token))
-        rows = await self._webhooks.list(current().require_tenant(), query, limit, offset)
+        where = WebhookFilter(after_id=decode_page_token(request.page_token))
+        hooks = await self._webhooks.list(current().require_tenant(), where, limit, offset)
         return subscriptions_pb2.ListSubscriptionsResponse(
-            subscriptions=[subscription_out(r) for r in rows],
-            next_page_token=encode_page_token(rows[-1].id) if len(rows) == limit else "",
+            subscriptions=[subscription_out(h) for h in hooks],
+            next_page_token=encode_page_token(hooks[-1].id) if len(hooks) == limit else "",
         )
 
     async def GetSubscription(self, request, context):
@@ -57,7 +60,7 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
 
     async def UpdateSubscription(self, request, context):
         """Only fields present in the request change (proto field presence)."""
-        changes: dict = {}
+        changes: dict[str, Any] = {}
         if request.HasField("name"):
             changes["name"] = request.name
         if request.HasField("url"):
@@ -73,10 +76,10 @@ class SubscriptionServicer(subscriptions_pb2_grpc.SubscriptionServiceServicer):
         changes.update(delivery_option_changes(request))
         # ELAN has no unsuspend: turning a subscription active again is how its users do it.
         unsuspend = request.HasField("active") and request.active
-        row = await self._webhooks.change(
+        changed = await self._webhooks.change(
             current().require_tenant(), request.id, ELAN_FIELDS,
             lambda spec: spec.with_changes(**changes), unsuspend=unsuspend)
-        return subscription_out(row)
+        return subscription_out(changed)
 
     async def DeleteSubscription(self, request, context):
         await self._webhooks.delete(current().require_tenant(), request.id)

@@ -3,7 +3,9 @@ resource shapes (which never carry the secret)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from typing import Any
 
 from flowhooks.v1 import failure_handling_pb2, subscriptions_pb2, webhooks_pb2
 from google.protobuf import duration_pb2, struct_pb2
@@ -16,9 +18,8 @@ from flowhooks_server.domain.webhooks import (
     NAMED_TRIGGERS,
     FailureHandling,
     RetryStrategy,
+    Webhook,
 )
-from flowhooks_server.services.webhooks import spec_of
-from flowhooks_server.storage.models import Webhook
 
 
 def seconds(duration: duration_pb2.Duration) -> float:
@@ -62,7 +63,7 @@ def failure_handling_out(fh: FailureHandling) -> failure_handling_pb2.FailureHan
     )
 
 
-def delivery_options_in(request) -> dict:
+def delivery_options_in(request: Any) -> dict[str, Any]:
     """`failure_handling`, `timeout_s`, `format`, `ordered` of a create request of either
     surface (same field names on both), defaults where left out."""
     return {
@@ -75,9 +76,9 @@ def delivery_options_in(request) -> dict:
     }
 
 
-def delivery_option_changes(request) -> dict:
+def delivery_option_changes(request: Any) -> dict[str, Any]:
     """The same options of an update request of either surface: only those sent."""
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if request.HasField("failure_handling"):
         changes["failure_handling"] = failure_handling_in(request.failure_handling)
     if request.HasField("timeout"):
@@ -89,7 +90,7 @@ def delivery_option_changes(request) -> dict:
     return changes
 
 
-def rotation_in(request) -> dict:
+def rotation_in(request: Any) -> dict[str, Any]:
     """`key` and `grace` of a rotate request of either surface (same field names on both):
     None where left out, so the service applies its defaults."""
     return {
@@ -99,7 +100,7 @@ def rotation_in(request) -> dict:
     }
 
 
-def strings(values, field: str) -> tuple[str, ...]:
+def strings(values: Iterable[struct_pb2.Value], field: str) -> tuple[str, ...]:
     """A JSON array (ListValue or repeated Value) that must hold only strings."""
     out = []
     for i, value in enumerate(values):
@@ -109,13 +110,14 @@ def strings(values, field: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def multi_headers_in(headers, field: str) -> dict[str, tuple[str, ...]]:
+def multi_headers_in(headers: Mapping[str, struct_pb2.ListValue],
+                     field: str) -> dict[str, tuple[str, ...]]:
     """map<string, ListValue> → {name: values}."""
     return {name: strings(values.values, f"{field}.{name}") for name, values in headers.items()}
 
 
 def struct_headers_in(headers: struct_pb2.Struct, field: str) -> dict[str, tuple[str, ...]]:
-    out = {}
+    out: dict[str, tuple[str, ...]] = {}
     for name, value in headers.fields.items():
         if value.WhichOneof("kind") != "string_value":
             raise InvalidArgument(f"{field}.{name}", "must be a string")
@@ -123,46 +125,46 @@ def struct_headers_in(headers: struct_pb2.Struct, field: str) -> dict[str, tuple
     return out
 
 
-def _list_value(values) -> struct_pb2.ListValue:
+def _list_value(values: Iterable[str]) -> struct_pb2.ListValue:
     lv = struct_pb2.ListValue()
     lv.extend(list(values))
     return lv
 
 
-def webhook_out(row: Webhook) -> webhooks_pb2.Webhook:
-    spec = spec_of(row)
+def webhook_out(webhook: Webhook) -> webhooks_pb2.Webhook:
+    spec = webhook.spec
     return webhooks_pb2.Webhook(
-        locator=row.id,
+        locator=webhook.id,
         name=spec.name,
         enabled=spec.enabled,
         endpoint=webhooks_pb2.Endpoint(
             url=spec.url, headers={k: _list_value(v) for k, v in spec.headers.items()}),
         failure_handling=failure_handling_out(spec.failure_handling),
-        suspended=row.suspended,
-        suspended_at=timestamp(row.suspended_at),
+        suspended=webhook.suspended,
+        suspended_at=timestamp(webhook.suspended_at),
         event_types=list(spec.event_types),
-        created_at=timestamp(row.created_at),
-        updated_at=timestamp(row.updated_at),
+        created_at=timestamp(webhook.created_at),
+        updated_at=timestamp(webhook.updated_at),
         timeout=duration(spec.timeout_s),
         format=spec.format,
         ordered=spec.ordered,
     )
 
 
-def subscription_out(row: Webhook) -> subscriptions_pb2.Subscription:
-    spec = spec_of(row)
+def subscription_out(webhook: Webhook) -> subscriptions_pb2.Subscription:
+    spec = webhook.spec
     return subscriptions_pb2.Subscription(
-        id=row.id,
+        id=webhook.id,
         name=spec.name,
         url=spec.url,
         event_types=list(spec.event_types),
         headers={k: ", ".join(v) for k, v in spec.headers.items()},
-        active=spec.enabled and not row.suspended,
-        created_at=timestamp(row.created_at),
-        updated_at=timestamp(row.updated_at),
+        active=webhook.active,
+        created_at=timestamp(webhook.created_at),
+        updated_at=timestamp(webhook.updated_at),
         failure_handling=failure_handling_out(spec.failure_handling),
         timeout=duration(spec.timeout_s),
         format=spec.format,
         ordered=spec.ordered,
-        suspended=row.suspended,
+        suspended=webhook.suspended,
     )

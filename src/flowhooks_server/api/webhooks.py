@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from flowhooks.v1 import webhooks_pb2, webhooks_pb2_grpc
 from google.protobuf import empty_pb2
@@ -20,14 +21,15 @@ from flowhooks_server.domain.errors import InvalidArgument
 from flowhooks_server.domain.webhooks import (
     DEFAULT_FAILURE_HANDLING,
     SOCOTRA_FIELDS,
+    WebhookFilter,
     WebhookSpec,
     apply_add_remove,
     apply_header_changes,
 )
-from flowhooks_server.services.webhooks import ListQuery, WebhookManager
+from flowhooks_server.services.webhooks import WebhookManager
 
 
-def _optional(message, field: str):
+def _optional(message: Any, field: str) -> Any:
     return getattr(message, field) if message.HasField(field) else None
 
 
@@ -45,7 +47,7 @@ def decode_page_token(token: str) -> str | None:
 
 
 class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
-    def __init__(self, webhooks: WebhookManager):
+    def __init__(self, webhooks: WebhookManager) -> None:
         self._webhooks = webhooks
 
     async def CreateWebhook(self, request, context):
@@ -59,8 +61,8 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
             enabled=request.enabled if request.HasField("enabled") else True,
             **delivery_options_in(request),
         )
-        row = await self._webhooks.create(current().require_tenant(), spec, SOCOTRA_FIELDS)
-        return webhook_out(row)
+        created = await self._webhooks.create(current().require_tenant(), spec, SOCOTRA_FIELDS)
+        return webhook_out(created)
 
     async def GetWebhook(self, request, context):
         return webhook_out(await self._webhooks.get(current().require_tenant(), request.webhook))
@@ -69,7 +71,7 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
         limit, offset = page(request.page_size or request.count, request.offset, "count")
         event_types = tuple(t.strip() for entry in request.event_types
                             for t in entry.split(",") if t.strip())
-        query = ListQuery(
+        where = WebhookFilter(
             name=_optional(request, "name"),
             enabled=_optional(request, "enabled"),
             suspended=_optional(request, "suspended"),
@@ -77,17 +79,17 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
             event_types=event_types,
             after_id=decode_page_token(request.page_token),
         )
-        rows = await self._webhooks.list(current().require_tenant(), query, limit, offset)
-        next_token = encode_page_token(rows[-1].id) if len(rows) == limit else ""
+        hooks = await self._webhooks.list(current().require_tenant(), where, limit, offset)
+        next_token = encode_page_token(hooks[-1].id) if len(hooks) == limit else ""
         return webhooks_pb2.ListWebhooksResponse(
-            webhooks=[webhook_out(r) for r in rows], next_page_token=next_token)
+            webhooks=[webhook_out(h) for h in hooks], next_page_token=next_token)
 
     async def UpdateWebhook(self, request, context):
         endpoint = request.endpoint
         add_headers = multi_headers_in(endpoint.add_headers, "endpoint.addHeaders")
 
         def edit(spec: WebhookSpec) -> WebhookSpec:
-            changes: dict = {
+            changes: dict[str, Any] = {
                 "event_types": apply_add_remove(
                     spec.event_types, request.remove_event_types, request.add_event_types),
                 "headers": apply_header_changes(
@@ -106,9 +108,9 @@ class WebhookServicer(webhooks_pb2_grpc.WebhookServiceServicer):
             changes.update(delivery_option_changes(request))
             return spec.with_changes(**changes)
 
-        row = await self._webhooks.change(
+        changed = await self._webhooks.change(
             current().require_tenant(), request.webhook, SOCOTRA_FIELDS, edit)
-        return webhook_out(row)
+        return webhook_out(changed)
 
     async def UnsuspendWebhook(self, request, context):
         await self._webhooks.unsuspend(current().require_tenant(), request.webhook)

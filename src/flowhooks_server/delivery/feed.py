@@ -27,11 +27,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from flowhooks_server.background import Background
 from flowhooks_server.delivery.wakeups import Wakeups
+from flowhooks_server.domain.delivery_logs import LogEntry, LogFilter, Position
 from flowhooks_server.storage import logs as log_store
 from flowhooks_server.storage.db import Database
-from flowhooks_server.storage.logs import LogFilter, Position, Snapshot, position_of
-from flowhooks_server.storage.models import DeliveryLog
+from flowhooks_server.storage.logs import Snapshot
 
 log = logging.getLogger("flowhooks.feed")
 
@@ -43,17 +44,18 @@ HELD_BACK_FIRST_S = 0.005
 
 
 class Watcher:
-    def __init__(self, where: LogFilter, cursor: Position, seen: Snapshot | None = None):
+    def __init__(self, where: LogFilter, cursor: Position,
+                 seen: Snapshot | None = None) -> None:
         self.where = where
         # The last entry handed out (or where the watch started): only later ones go out.
         self.cursor = cursor
         # A watch from now: the entries this snapshot saw are the past, wherever they lie.
         self.seen = seen
-        self.queue: asyncio.Queue[DeliveryLog] = asyncio.Queue(QUEUE_SIZE)
+        self.queue: asyncio.Queue[LogEntry] = asyncio.Queue(QUEUE_SIZE)
         self.lagging = False
         self.wake = asyncio.Event()
 
-    def offer(self, entry: DeliveryLog) -> None:
+    def offer(self, entry: LogEntry) -> None:
         if self.lagging:
             return
         try:
@@ -65,9 +67,9 @@ class Watcher:
             self.queue = asyncio.Queue(QUEUE_SIZE)
         self.wake.set()
 
-    def take(self, entry: DeliveryLog) -> bool:
+    def take(self, entry: LogEntry) -> bool:
         """Whether `entry` goes out: only if it lies after the cursor, which moves past it."""
-        at = position_of(entry)
+        at = entry.position
         if at <= self.cursor:
             return False
         self.cursor = at
@@ -80,31 +82,28 @@ class Watcher:
 
 
 class LogFeed:
-    def __init__(self, db: Database, wakeups: Wakeups):
+    def __init__(self, db: Database, wakeups: Wakeups) -> None:
         self._db = db
         self._wakeups = wakeups
         self._watchers: set[Watcher] = set()
         # Where the reader is; None while nobody listens (it then follows from "now").
         self._position: Position | None = None
-        self._task: asyncio.Task | None = None
+        self._reader = Background("log-feed")
         self._closed = False
-        self._waiters: dict[str, asyncio.Future[DeliveryLog]] = {}
+        self._waiters: dict[str, asyncio.Future[LogEntry]] = {}
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._follow(), name="log-feed")
+        self._reader.start(self._follow)
 
     async def stop(self) -> None:
         """End every watch (their streams complete) and stop following."""
         self._closed = True
         for watcher in self._watchers:
             watcher.wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._reader.stop()
 
     async def watch(self, where: LogFilter, cursor: Position,
-                    seen: Snapshot | None = None) -> AsyncIterator[DeliveryLog]:
+                    seen: Snapshot | None = None) -> AsyncIterator[LogEntry]:
         """Entries after `cursor` (and, from now, not seen by `seen`; see `log_store.now`):
         first those missed, from the database, then live ones."""
         watcher = Watcher(where, cursor, seen)
@@ -129,7 +128,7 @@ class LogFeed:
         finally:
             self._watchers.discard(watcher)
 
-    async def first_entry(self, delivery_id: str, timeout_s: float) -> DeliveryLog | None:
+    async def first_entry(self, delivery_id: str, timeout_s: float) -> LogEntry | None:
         """The first log entry of a delivery, waiting up to `timeout_s` for it."""
         waiter = self._waiters.setdefault(delivery_id, asyncio.get_running_loop().create_future())
         try:
@@ -152,7 +151,7 @@ class LogFeed:
             if self._position is None:
                 self._position = position
 
-    async def _replay(self, watcher: Watcher) -> AsyncIterator[DeliveryLog]:
+    async def _replay(self, watcher: Watcher) -> AsyncIterator[LogEntry]:
         while True:
             async with self._db.session(readonly=True) as session:
                 page = await log_store.released_after(session, watcher.where, watcher.cursor,
@@ -178,18 +177,18 @@ class LogFeed:
                 held_reads = 0
                 continue
             try:
-                held_reads = held_reads + 1 if await self._read_new() else 0
+                held_reads = held_reads + 1 if await self._read_new(self._position) else 0
             except Exception:
                 log.exception("reading new log entries failed")
                 held_reads = 0
                 await asyncio.sleep(RECHECK_S)
 
-    async def _read_new(self) -> bool:
-        """Offer what was released since the last read; True if more waits behind the
-        watermark."""
+    async def _read_new(self, position: Position) -> bool:
+        """Offer what was released after `position` (where the reader is); True if more
+        waits behind the watermark."""
         while True:
             async with self._db.session(readonly=True) as session:
-                page = await log_store.released_after(session, LogFilter(), self._position,
+                page = await log_store.released_after(session, LogFilter(), position,
                                                       FOLLOW_PAGE, note_held_back=True)
             for entry in page.entries:
                 waiter = self._waiters.pop(entry.delivery_id, None)
@@ -199,6 +198,6 @@ class LogFeed:
                     if watcher.where.matches(entry):
                         watcher.offer(entry)
             if page.entries:
-                self._position = position_of(page.entries[-1])
+                position = self._position = page.entries[-1].position
             if len(page.entries) < FOLLOW_PAGE:
                 return page.held_back

@@ -2,6 +2,10 @@
 validation rules of SPEC §7. Field names in errors are those of the surface that was called.
 Signing secrets (their forms, keys and rotation) are `flowhooks_server.domain.signing`'s.
 
+`Webhook` is a stored webhook as every layer above storage sees it: the `WebhookSpec` its owner
+set, and beside it what the server keeps (ids, timestamps, suspension, the previous signing
+secret of a rotation). `WebhookFilter` is what the list endpoints select webhooks by.
+
 Custom headers (`header_refusals`) are checked the same way on both surfaces, at creation and
 on every change, so a header that is accepted can always be sent:
 
@@ -20,11 +24,14 @@ on every change, so a header that is accepted can always be sent:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
 
-from flowhooks_server.domain.catalog import is_valid_subscription
+from flowhooks_server.domain.catalog import covering_entries, is_valid_subscription
 from flowhooks_server.domain.errors import Violations
-from flowhooks_server.domain.signing import secret_refusal
+from flowhooks_server.domain.signing import DEFAULT_GRACE, SecretState, secret_refusal
 from flowhooks_server.domain.targets import url_refusal
 
 MAX_NAME = 255
@@ -62,11 +69,11 @@ class FailureHandling:
     divert: bool = True
     suspend: bool = False
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "triggers": list(self.triggers)}
 
     @classmethod
-    def from_json(cls, data: dict | None) -> FailureHandling:
+    def from_json(cls, data: dict[str, Any] | None) -> FailureHandling:
         if not data:
             return DEFAULT_FAILURE_HANDLING
         return cls(
@@ -97,8 +104,75 @@ class WebhookSpec:
     format: str = "json"
     ordered: bool = False
 
-    def with_changes(self, **changes) -> WebhookSpec:
+    def with_changes(self, **changes: Any) -> WebhookSpec:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A stored webhook. `spec.secret` is its current signing secret; during a rotation's
+    grace `previous_secret` signs too, until `previous_secret_expires_at` (domain.signing)."""
+
+    id: str
+    tenant_id: str
+    spec: WebhookSpec
+    created_at: datetime
+    updated_at: datetime
+    suspended: bool = False
+    suspended_at: datetime | None = None
+    previous_secret: str | None = None
+    previous_secret_expires_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        """Enabled by its owner and not suspended by failures: deliveries go out."""
+        return self.spec.enabled and not self.suspended
+
+    @property
+    def secrets(self) -> SecretState:
+        return SecretState(self.spec.secret or "", self.previous_secret,
+                           self.previous_secret_expires_at)
+
+    def with_secret(self, secret: str, grace: timedelta, now: datetime) -> Webhook:
+        """`secret` made current: the first one, or a rotation with `grace` (expired previous
+        secrets are dropped on the way)."""
+        state = self.secrets.rotated(secret, grace, now) if self.spec.secret \
+            else SecretState(secret)
+        return replace(self, spec=replace(self.spec, secret=state.current),
+                       previous_secret=state.previous,
+                       previous_secret_expires_at=state.previous_expires_at)
+
+    def with_spec(self, spec: WebhookSpec, now: datetime) -> Webhook:
+        """`spec` applied, its secret (which must be set) made current: a secret that differs
+        from the current one is a rotation with the default grace (SPEC §7)."""
+        if spec.secret is None:
+            raise ValueError("a webhook's spec must hold its secret")
+        kept = replace(self, spec=replace(spec, secret=self.spec.secret))
+        return kept.with_secret(spec.secret, DEFAULT_GRACE, now)
+
+    def unsuspended(self) -> Webhook:
+        return replace(self, suspended=False, suspended_at=None)
+
+
+@dataclass(frozen=True)
+class WebhookFilter:
+    """Which of a tenant's webhooks a list shows; None (or no event types) selects all."""
+
+    name: str | None = None
+    enabled: bool | None = None
+    suspended: bool | None = None
+    active: bool | None = None
+    # Webhooks subscribed to any of these event types, directly or by a pattern.
+    event_types: tuple[str, ...] = ()
+    # Keyset paging: only webhooks with a larger id.
+    after_id: str | None = None
+
+    def event_entries(self) -> frozenset[str] | None:
+        """The stored subscription entries (types or patterns) any of which selects a webhook
+        for `event_types`; None when the list is not filtered by event type."""
+        if not self.event_types:
+            return None
+        return frozenset[str]().union(*(covering_entries(t) for t in self.event_types))
 
 
 @dataclass(frozen=True)
@@ -159,7 +233,8 @@ def validate(spec: WebhookSpec, names: FieldNames, allow_insecure: bool,
     problems.raise_if_any()
 
 
-def _validate_headers(headers: dict[str, tuple[str, ...]], at: str, problems: Violations):
+def _validate_headers(headers: dict[str, tuple[str, ...]], at: str,
+                      problems: Violations) -> None:
     if len(headers) > MAX_HEADERS:
         problems.add(at, f"must have at most {MAX_HEADERS} headers")
     for name, values in headers.items():
@@ -212,15 +287,16 @@ def _validate_failure_handling(fh: FailureHandling, at: str, allow_insecure: boo
         problems.add(f"{at}.alertEndpoint", refusal)
 
 
-def apply_add_remove(current: tuple[str, ...], remove, add) -> tuple[str, ...]:
+def apply_add_remove(current: tuple[str, ...], remove: Iterable[str],
+                     add: Iterable[str]) -> tuple[str, ...]:
     """Socotra add/remove semantics: removals first, then additions (an item in both stays)."""
     removed = set(remove)
     kept = [x for x in current if x not in removed]
     return tuple(kept + [x for x in dict.fromkeys(add) if x not in kept])
 
 
-def apply_header_changes(current: dict[str, tuple[str, ...]], remove, add
-                         ) -> dict[str, tuple[str, ...]]:
+def apply_header_changes(current: dict[str, tuple[str, ...]], remove: Iterable[str],
+                         add: Mapping[str, Iterable[str]]) -> dict[str, tuple[str, ...]]:
     """Header add/remove, removals first; names compare case-insensitively."""
     removed = {name.lower() for name in remove}
     result = {k: v for k, v in current.items() if k.lower() not in removed}

@@ -17,7 +17,7 @@ CACHE_MAX_ENTRIES = 10_000
 
 
 class Authenticator:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[str, tuple[float, Principal | None, datetime | None]] = {}
 
@@ -27,11 +27,12 @@ class Authenticator:
         hit = self._cache.get(key)
         if hit is None or hit[0] < now:
             async with self._db.session(readonly=True) as session:
-                row = await token_store.find_by_plaintext(session, plaintext)
-            principal = expires = None
-            if row is not None and row.revoked_at is None:
-                principal = Principal(row.id, row.tenant_id, frozenset(row.permissions))
-                expires = row.expires_at
+                token = await token_store.find_by_plaintext(session, plaintext)
+            principal: Principal | None = None
+            expires: datetime | None = None
+            if token is not None and token.revoked_at is None:
+                principal = Principal(token.id, token.tenant_id, frozenset(token.permissions))
+                expires = token.expires_at
             if len(self._cache) >= CACHE_MAX_ENTRIES:
                 self._cache.clear()
             hit = self._cache[key] = (now + CACHE_TTL_S, principal, expires)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flowhooks_server.domain.auth import Principal, is_known_permission, parse_tenant
-from flowhooks_server.domain.errors import NotFound, PermissionDenied, Violations
+from flowhooks_server.domain.errors import (
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Violations,
+)
+from flowhooks_server.domain.tokens import Token, is_usable
 from flowhooks_server.storage import tenants as tenant_store
 from flowhooks_server.storage import tokens as token_store
 from flowhooks_server.storage.db import Database
@@ -15,7 +21,7 @@ DEV_ADMIN_NAME = "dev-admin"
 
 
 class TokenManager:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     async def create(
@@ -25,7 +31,8 @@ class TokenManager:
         name: str,
         permissions: list[str],
         expires_at: datetime | None,
-    ):
+    ) -> tuple[Token, str]:
+        """A new token and its plaintext (which is kept nowhere)."""
         problems = Violations()
         if not name.strip():
             problems.add("name", "is required")
@@ -41,7 +48,7 @@ class TokenManager:
         if tenant:
             try:
                 tenant = parse_tenant(tenant, "tenant")
-            except Exception as exc:  # noqa: BLE001 - collected with the rest
+            except InvalidArgument as exc:  # collected with the rest
                 problems.add("tenant", exc.violations[0][1])
         problems.raise_if_any()
         if caller.tenant is not None and tenant != caller.tenant:
@@ -53,7 +60,8 @@ class TokenManager:
                 await tenant_store.ensure_tenant(session, tenant)
             return await token_store.create(session, tenant or None, name, permissions, expires_at)
 
-    async def list(self, caller: Principal, tenant: str, limit: int, offset: int):
+    async def list(self, caller: Principal, tenant: str, limit: int,
+                   offset: int) -> list[Token]:
         if caller.tenant is not None:
             if tenant and parse_tenant(tenant, "tenant") != caller.tenant:
                 raise PermissionDenied("the token does not belong to this tenant")
@@ -78,9 +86,9 @@ class TokenManager:
         replacing every earlier dev token (so they do not pile up). `(token, made_now)`."""
         async with self._db.session() as session, session.begin():
             if kept:
-                row = await token_store.find_by_plaintext(session, kept)
-                if row is not None and row.name == DEV_ADMIN_NAME and row.tenant_id is None \
-                        and token_store.is_usable(row):
+                token = await token_store.find_by_plaintext(session, kept)
+                if token is not None and token.name == DEV_ADMIN_NAME \
+                        and token.tenant_id is None and is_usable(token):
                     return kept, False
             await token_store.delete_by_name(session, DEV_ADMIN_NAME)
             _, plaintext = await token_store.create(session, None, DEV_ADMIN_NAME, ["*"], None)

@@ -22,16 +22,18 @@ entries are held back, so the delay is about as long as the writer that causes i
 
 On SQLite there is one writer at a time, so `seq` order is commit order: txid is 0 there, and
 the position is `(0, seq)`. Entries written before positions existed have txid 0 as well,
-before every later one, in `seq` order."""
+before every later one, in `seq` order.
+
+Readers get domain `LogEntry` values (`to_domain`); rows stay here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
-from sqlalchemy import and_, select, text, tuple_
+from sqlalchemy import ColumnElement, Select, and_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flowhooks_server.domain.delivery_logs import LogEntry, LogFilter, Position
 from flowhooks_server.storage.models import DeliveryLog
 
 # The current snapshot, as text `xmin:xmax:xip,...` (PostgreSQL 13+).
@@ -42,15 +44,14 @@ _PG_LAST_SEQ = text(
 _SQLITE_LAST_SEQ = text("SELECT seq FROM sqlite_sequence WHERE name = 'delivery_logs'")
 
 
-class Position(NamedTuple):
-    """Where an entry is in the log; positions compare in log order."""
-
-    txid: int
-    seq: int
-
-
-def position_of(entry: DeliveryLog) -> Position:
-    return Position(entry.txid or 0, entry.seq)
+def to_domain(row: DeliveryLog) -> LogEntry:
+    return LogEntry(
+        id=row.id, position=Position(row.txid or 0, row.seq), tenant_id=row.tenant_id,
+        webhook_id=row.webhook_id, delivery_id=row.delivery_id, event_id=row.event_id,
+        event_type=row.event_type, attempt=row.attempt, status=row.status, url=row.url,
+        response_status_code=row.response_status_code, response_body=row.response_body,
+        duration_ms=row.duration_ms, error=row.error, failure_trigger=row.failure_trigger,
+        created_at=row.created_at, next_attempt_at=row.next_attempt_at)
 
 
 @dataclass(frozen=True)
@@ -82,32 +83,23 @@ class Now:
     seen: Snapshot | None = None
 
 
-@dataclass(frozen=True)
-class LogFilter:
-    tenant_id: str | None = None
-    webhook_id: str | None = None
-    event_type: str | None = None
-
-    def where(self, query):
-        if self.tenant_id is not None:
-            query = query.where(DeliveryLog.tenant_id == self.tenant_id)
-        if self.webhook_id:
-            query = query.where(DeliveryLog.webhook_id == self.webhook_id)
-        if self.event_type:
-            query = query.where(DeliveryLog.event_type == self.event_type)
-        return query
-
-    def matches(self, entry: DeliveryLog) -> bool:
-        return ((self.tenant_id is None or entry.tenant_id == self.tenant_id)
-                and (not self.webhook_id or entry.webhook_id == self.webhook_id)
-                and (not self.event_type or entry.event_type == self.event_type))
+def _selected(where: LogFilter, query: Select[DeliveryLog]
+              ) -> Select[DeliveryLog]:
+    """`query` narrowed to the entries `where` selects (as `LogFilter.matches` does)."""
+    if where.tenant_id is not None:
+        query = query.where(DeliveryLog.tenant_id == where.tenant_id)
+    if where.webhook_id:
+        query = query.where(DeliveryLog.webhook_id == where.webhook_id)
+    if where.event_type:
+        query = query.where(DeliveryLog.event_type == where.event_type)
+    return query
 
 
 def _postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _after(session: AsyncSession, position: Position):
+def _after(session: AsyncSession, position: Position) -> ColumnElement[bool]:
     if _postgres(session):
         return tuple_(DeliveryLog.txid, DeliveryLog.seq) > tuple_(*position)
     # Every txid is 0 on SQLite, whose planner ranges an index over this but not over a row
@@ -116,15 +108,15 @@ def _after(session: AsyncSession, position: Position):
 
 
 async def newest_first(session: AsyncSession, where: LogFilter, limit: int,
-                       offset: int) -> list[DeliveryLog]:
-    query = where.where(select(DeliveryLog)).order_by(DeliveryLog.txid.desc(),
-                                                      DeliveryLog.seq.desc())
-    return list(await session.scalars(query.limit(limit).offset(offset)))
+                       offset: int) -> list[LogEntry]:
+    query = _selected(where, select(DeliveryLog)).order_by(DeliveryLog.txid.desc(),
+                                                           DeliveryLog.seq.desc())
+    return [to_domain(row) for row in await session.scalars(query.limit(limit).offset(offset))]
 
 
 @dataclass(frozen=True)
 class Released:
-    entries: list[DeliveryLog]
+    entries: list[LogEntry]
     # Committed entries wait behind the watermark (a writer that began before them is still
     # running): reading again soon will find more, though no write announces them.
     held_back: bool = False
@@ -134,12 +126,12 @@ async def released_after(session: AsyncSession, where: LogFilter, position: Posi
                          limit: int, note_held_back: bool = False) -> Released:
     """Up to `limit` entries after `position`, in log order, of those below the watermark
     (all of them, on SQLite): nothing can ever appear between them later."""
-    query = where.where(select(DeliveryLog).where(_after(session, position)))
+    query = _selected(where, select(DeliveryLog).where(_after(session, position)))
     below = await session.scalar(_WATERMARK) if _postgres(session) else None
     if below is not None:
         query = query.where(DeliveryLog.txid < below)
-    rows = list(await session.scalars(
-        query.order_by(DeliveryLog.txid, DeliveryLog.seq).limit(limit)))
+    rows = [to_domain(row) for row in await session.scalars(
+        query.order_by(DeliveryLog.txid, DeliveryLog.seq).limit(limit))]
     held = False
     if note_held_back and below is not None and len(rows) < limit:
         # Compared with the watermark the rows were read below (a later snapshot's may be
@@ -166,7 +158,8 @@ async def position_of_seq(session: AsyncSession, seq: int) -> Position:
     return Position(txid or 0, seq)
 
 
-async def first_of_delivery(session: AsyncSession, delivery_id: str) -> DeliveryLog | None:
-    return await session.scalar(select(DeliveryLog).where(
+async def first_of_delivery(session: AsyncSession, delivery_id: str) -> LogEntry | None:
+    row = await session.scalar(select(DeliveryLog).where(
         DeliveryLog.delivery_id == delivery_id).order_by(DeliveryLog.txid, DeliveryLog.seq)
         .limit(1))
+    return None if row is None else to_domain(row)
