@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import aiohttp
 import yarl
-from aiohttp.abc import AbstractResolver
+from aiohttp.abc import AbstractResolver, ResolveResult
 
+from flowhooks_server.delivery.transport import Sent
 from flowhooks_server.domain.retries import Result
 from flowhooks_server.domain.targets import (
     TargetError,
@@ -40,7 +41,7 @@ class GuardedResolver(AbstractResolver):
         self._inner = aiohttp.ThreadedResolver()
 
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily =
-                      socket.AF_INET):
+                      socket.AF_INET) -> list[ResolveResult]:
         answers = await self._inner.resolve(host, port, family)
         allowed = [a for a in answers if address_refusal(a["host"]) is None]
         if not allowed:
@@ -53,14 +54,9 @@ class GuardedResolver(AbstractResolver):
         await self._inner.close()
 
 
-@dataclass(frozen=True)
-class Sent:
-    result: Result
-    response_body: str | None
-    duration_ms: int
-
-
 class Sender:
+    """The `Transport` of deliveries and alerts (see `delivery.transport`)."""
+
     def __init__(self, allow_insecure: bool, limit: int = 512, limit_per_host: int = 64):
         self._insecure = allow_insecure
         self._limits = (limit, limit_per_host)
@@ -90,7 +86,7 @@ class Sender:
             raise RefusedTarget(f"refused target: the URL {reason}")
         return yarl.URL(target.url, encoded=True)
 
-    async def post(self, url: str, body: bytes, headers: list[tuple[str, str]],
+    async def post(self, url: str, body: bytes, headers: Sequence[tuple[str, str]],
                    timeout_s: float) -> Sent:
         started = time.perf_counter()
         try:
@@ -99,7 +95,7 @@ class Sender:
             return Sent(Result(error_kind="network", error=str(exc)), None, 0)
         assert self._session is not None, "Sender.start() first"
         try:
-            async with self._session.post(checked, data=body, headers=headers,
+            async with self._session.post(checked, data=body, headers=list(headers),
                                           allow_redirects=False,
                                           timeout=aiohttp.ClientTimeout(total=timeout_s)
                                           ) as response:
@@ -117,7 +113,8 @@ class Sender:
 
 
 async def _read_prefix(stream: aiohttp.StreamReader, limit: int) -> bytes:
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while size < limit:
         chunk = await stream.read(limit - size)
         if not chunk:
@@ -128,7 +125,7 @@ async def _read_prefix(stream: aiohttp.StreamReader, limit: int) -> bytes:
 
 
 def _describe(exc: BaseException) -> str:
-    cause = exc
+    cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, RefusedTarget):
             return str(cause)

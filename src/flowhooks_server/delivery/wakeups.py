@@ -4,12 +4,12 @@ commits, a LISTEN connection on PostgreSQL (its NOTIFY) or a `data_version` poll
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import psycopg
 from sqlalchemy.engine import make_url
 
+from flowhooks_server.background import Background
 from flowhooks_server.delivery import sqlite_changes
 from flowhooks_server.storage.db import sqlite_file
 from flowhooks_server.storage.deliveries import LOGS_CHANNEL, OUTBOX_CHANNEL
@@ -19,11 +19,11 @@ RECONNECT_S = 1.0
 
 
 class Wakeups:
-    def __init__(self, database_url: str | None = None):
+    def __init__(self, database_url: str | None = None) -> None:
         self.outbox = asyncio.Event()
         self.logs = asyncio.Event()
         self._url = database_url
-        self._task: asyncio.Task | None = None
+        self._follower = Background("wakeups")  # replaced by the follower `start` picks
 
     def outbox_changed(self) -> None:
         self.outbox.set()
@@ -35,22 +35,21 @@ class Wakeups:
         if not self._url:
             return
         if make_url(self._url).get_backend_name() == "postgresql":
-            self._task = asyncio.create_task(self._listen(), name="pg-listen")
+            self._follower = Background("pg-listen")
+            self._follower.start(self._listen)
         elif (path := sqlite_file(self._url)) is not None:
-            self._task = asyncio.create_task(
-                sqlite_changes.follow(path, self._everything_changed), name="sqlite-follow")
+            self._follower = Background("sqlite-follow")
+            self._follower.start(lambda: sqlite_changes.follow(path, self._everything_changed))
 
     def _everything_changed(self) -> None:
         self.outbox.set()
         self.logs.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._follower.stop()
 
     async def _listen(self) -> None:
+        assert self._url is not None
         url = make_url(self._url).set(drivername="postgresql")
         dsn = url.render_as_string(hide_password=False)
         channels = {OUTBOX_CHANNEL: self.outbox, LOGS_CHANNEL: self.logs}

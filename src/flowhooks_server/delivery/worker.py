@@ -1,6 +1,16 @@
-"""The delivery worker: claims due deliveries in batches, attempts them concurrently (bounded
-overall and per webhook), decides what each result means, and records outcomes in batched
-transactions. Final failures divert, suspend and alert as the webhook says."""
+"""The delivery worker: three loops around the outbox (`storage.deliveries`).
+
+- The claim loop leases due deliveries in batches, only as many as there are free slots, and
+  starts each as a task: held if its webhook is suspended; otherwise, in its webhook's slot
+  and under a lease that covers the attempt, one attempt through `delivery.pipeline`
+  (prepare, send, classify, outcome), then its metrics and log line, and the failure alert
+  the verdict asks for.
+- The record loop writes the outcomes in batched transactions; an outcome the database
+  refuses is retried alone and, after `POISON_TRIES`, finished as failed (SPEC §8.16).
+- The reap loop renews this process's leases and makes dead processes' deliveries due again.
+
+`stop` stops claiming, lets attempts in flight finish within a grace, records what they gave
+and gives the remaining leases back, each bounded in time."""
 
 from __future__ import annotations
 
@@ -12,20 +22,19 @@ import os
 import socket
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flowhooks_server import metrics
 from flowhooks_server.clock import utcnow
-from flowhooks_server.delivery.sender import Sender
+from flowhooks_server.delivery import pipeline
+from flowhooks_server.delivery.transport import Transport
 from flowhooks_server.delivery.wakeups import Wakeups
-from flowhooks_server.domain.payloads import EventView, delivery_headers, render_body
-from flowhooks_server.domain.retries import decide
-from flowhooks_server.domain.webhooks import MAX_TIMEOUT_S, FailureHandling
+from flowhooks_server.domain.attempts import AttemptStatus, Bodies, Verdict
+from flowhooks_server.domain.webhooks import MAX_TIMEOUT_S
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage import deliveries as store
 from flowhooks_server.storage.db import Database
 from flowhooks_server.storage.errors import is_outage
-from flowhooks_server.storage.webhooks import secret_state
 
 log = logging.getLogger("flowhooks.delivery")
 
@@ -42,10 +51,10 @@ RELEASE_TIMEOUT_S = 1.5  # each of: recording the last outcomes, releasing the l
 
 
 class DeliveryWorker:
-    def __init__(self, db: Database, sender: Sender, wakeups: Wakeups, *, batch: int = 256,
-                 concurrency: int = 512, per_webhook: int = 64):
+    def __init__(self, db: Database, sender: Transport, wakeups: Wakeups, *, batch: int = 256,
+                 concurrency: int = 512, per_webhook: int = 64) -> None:
         self._db = db
-        self._sender = sender
+        self._transport = sender
         self._wakeups = wakeups
         self._batch = batch
         self._concurrency = concurrency
@@ -135,7 +144,7 @@ class DeliveryWorker:
             raise
         for _ in range(free - len(claimed)):
             self._slots.release()
-        bodies: dict[tuple[str, str], tuple[bytes, str]] = {}  # a fan-out renders once
+        bodies = Bodies()  # a fan-out renders once
         for job in claimed:
             task = asyncio.create_task(self._attempt(job, bodies))
             self._inflight.add(task)
@@ -184,20 +193,25 @@ class DeliveryWorker:
 
     # -- attempting -----------------------------------------------------------------------
 
-    async def _attempt(self, job: store.Claimed, bodies: dict) -> None:
+    async def _attempt(self, job: store.Claimed, bodies: Bodies) -> None:
+        """One claimed delivery: held, or (in its webhook's slot, under a lease that covers
+        it) attempted through `delivery.pipeline`; either way its outcome goes to recording."""
         try:
             if job.webhook.suspended:
-                self._push(_held(job))
+                self._push(pipeline.held(job))
                 return
             async with self._webhook_slots[job.webhook.id]:
                 if not await self._lease_covers_attempt(job):
                     return
                 try:
-                    outcome = await self._send(job, bodies)
+                    done = await pipeline.attempt(job, self._transport, bodies)
+                    self._observe(job, done)
+                    self._alert_if_asked(job, done.verdict)
+                    outcome = done.outcome
                 except Exception as exc:
                     # Unrecorded, the delivery would be reaped and attempted again forever.
                     log.exception("delivery attempt crashed", extra={"delivery": job.id})
-                    outcome = _crashed(job, exc)
+                    outcome = pipeline.crashed(job, exc)
             self._push(outcome)
         finally:
             self._slots.release()
@@ -205,7 +219,7 @@ class DeliveryWorker:
     async def _lease_covers_attempt(self, job: store.Claimed) -> bool:
         """A delivery that waited for its webhook's slot may have little lease left: extend
         it so the attempt ends well inside it (no second concurrent attempt elsewhere)."""
-        needed = timedelta(seconds=job.webhook.timeout_ms / 1000 + LEASE_MARGIN_S / 2)
+        needed = timedelta(seconds=job.webhook.timeout_s + LEASE_MARGIN_S / 2)
         if job.lease_expires_at - utcnow() >= needed:
             return True
         until = utcnow() + needed + timedelta(seconds=LEASE_MARGIN_S / 2)
@@ -215,54 +229,32 @@ class DeliveryWorker:
             log.warning("lease lost before the attempt", extra={"delivery": job.id})
         return kept
 
-    async def _send(self, job: store.Claimed, bodies: dict) -> store.Outcome:
-        hook, event = job.webhook, job.event
-        key = (event.id, hook.format)
-        if key not in bodies:
-            bodies[key] = render_body(_view(event), hook.format)
-        body, content_type = bodies[key]
-        now = utcnow()
-        headers = delivery_headers(msg_id=event.id, timestamp=int(now.timestamp()), body=body,
-                                   content_type=content_type, custom=hook.headers,
-                                   secrets=_signing_secrets(hook, now))
-        sent = await self._sender.post(hook.url, body, headers, hook.timeout_ms / 1000)
+    @staticmethod
+    def _observe(job: store.Claimed, done: pipeline.Attempt) -> None:
+        """Metrics and the log line of an attempt made."""
+        sent, status = done.sent, done.verdict.status.value
         metrics.DELIVERY_SECONDS.observe(sent.duration_ms / 1000)
-        policy = FailureHandling.from_json(hook.failure_handling)
-        decided_at = utcnow()
-        decision = decide(sent.result, job.attempt, policy, decided_at)
-        final = decision.status == "final"
-        log_status = {"final": "diverted" if policy.divert else "failed"}.get(
-            decision.status, decision.status)
-        delivery_status = {"retrying": "pending"}.get(log_status, log_status)
-        metrics.DELIVERIES.labels(outcome=log_status).inc()
-        error = sent.result.error
-        if error is None and not sent.result.ok:
-            error = f"receiver answered {sent.result.status}"
-        entry = store.log_row(
-            tenant_id=event.tenant_id, webhook_id=hook.id, delivery_id=job.id,
-            event_id=event.id, event_type=event.type, attempt=job.attempt, status=log_status,
-            url=hook.url, now=decided_at, response_status_code=sent.result.status,
-            response_body=sent.response_body, duration_ms=sent.duration_ms, error=error,
-            failure_trigger=decision.trigger, next_attempt_at=decision.next_attempt_at)
+        metrics.DELIVERIES.labels(outcome=status).inc()
         log.info("delivery attempt", extra={
-            "webhook": hook.id, "event": event.id, "delivery": job.id, "attempt": job.attempt,
-            "status": log_status, "http_status": sent.result.status, "error": error,
-            "duration_ms": sent.duration_ms})
-        if final and policy.alert_endpoint:
-            # Held by reference: the event loop keeps only weak references to tasks.
-            alert = asyncio.create_task(self._alert(policy.alert_endpoint, hook.id, event.id,
-                                                    decision.trigger, error))
-            self._alerts.add(alert)
-            alert.add_done_callback(self._alerts.discard)
-        return store.Outcome(job, delivery_status, entry, decision.next_attempt_at,
-                             divert=final and policy.divert, suspend=final and policy.suspend)
+            "webhook": job.webhook.id, "event": job.event.id, "delivery": job.id,
+            "attempt": job.attempt, "status": status, "http_status": sent.result.status,
+            "error": done.verdict.error, "duration_ms": sent.duration_ms})
+
+    def _alert_if_asked(self, job: store.Claimed, verdict: Verdict) -> None:
+        if not verdict.alert_endpoint:
+            return
+        # Held by reference: the event loop keeps only weak references to tasks.
+        alert = asyncio.create_task(self._alert(verdict.alert_endpoint, job.webhook.id,
+                                                job.event.id, verdict.trigger, verdict.error))
+        self._alerts.add(alert)
+        alert.add_done_callback(self._alerts.discard)
 
     async def _alert(self, url: str, webhook_id: str, event_id: str, trigger: str | None,
                      message: str | None) -> None:
         body = json.dumps({"webhook": webhook_id, "eventLocator": event_id,
                            "failureTrigger": trigger or "", "failureMessage": message or ""}
                           ).encode()
-        sent = await self._sender.post(url, body, [("Content-Type", "application/json")],
+        sent = await self._transport.post(url, body, [("Content-Type", "application/json")],
                                        ALERT_TIMEOUT_S)
         log.info("failure alert sent", extra={"webhook": webhook_id, "event": event_id,
                                               "http_status": sent.result.status,
@@ -291,7 +283,7 @@ class DeliveryWorker:
                 await self._pause(RECORD_RETRY_S)
                 self._have_outcomes.set()
             self._wakeups.logs_written()
-            if any(o.claimed.webhook.ordered or o.status == "pending" for o in batch):
+            if any(store.wakes_claimers(o) for o in batch):
                 self._wakeups.outbox_changed()
             log.debug("outcomes recorded", extra={
                 "count": len(batch) - len(left),
@@ -362,31 +354,6 @@ class DeliveryWorker:
                 await self._stopping.wait()
 
 
-def _view(event) -> EventView:
-    return EventView(event.id, event.type, event.tenant_id, event.workflow_id,
-                     event.created_at, event.data)
-
-
-def _signing_secrets(hook, now: datetime) -> tuple[str, ...]:
-    """The current secret, then the previous one while its rotation's grace lasts
-    (`domain.signing`). Every webhook has a secret since migration 0003."""
-    if not hook.secret:
-        return ()
-    return secret_state(hook).signing(now)
-
-
-def _crashed(job: store.Claimed, exc: Exception) -> store.Outcome:
-    """A delivery whose attempt could not even be made (its body cannot be rendered, say):
-    finished as failed with the reason, not attempted forever."""
-    event = job.event
-    entry = store.log_row(
-        tenant_id=event.tenant_id, webhook_id=job.webhook.id, delivery_id=job.id,
-        event_id=event.id, event_type=event.type, attempt=job.attempt, status="failed",
-        url=job.webhook.url, now=utcnow(),
-        error=f"the delivery could not be prepared: {type(exc).__name__}: {exc}"[:500])
-    return store.Outcome(job, "failed", entry)
-
-
 def _unrecordable(outcome: store.Outcome, reason: str) -> store.Outcome:
     """The bare failed entry of an outcome the database refused: no response body, no
     divert, no suspension; only the reason."""
@@ -394,17 +361,8 @@ def _unrecordable(outcome: store.Outcome, reason: str) -> store.Outcome:
     bare = store.log_row(
         tenant_id=entry["tenant_id"], webhook_id=entry["webhook_id"], delivery_id=job.id,
         event_id=entry["event_id"], event_type=entry["event_type"], attempt=entry["attempt"],
-        status="failed", url=entry["url"], now=utcnow(),
+        status=AttemptStatus.FAILED, url=entry["url"], now=utcnow(),
         response_status_code=entry["response_status_code"], duration_ms=entry["duration_ms"],
         error=f"the outcome could not be recorded ({reason}); the delivery is "
               "finished as failed", log_id=entry["id"])
-    return store.Outcome(job, "failed", bare)
-
-
-def _held(job: store.Claimed) -> store.Outcome:
-    event = job.event
-    entry = store.log_row(
-        tenant_id=event.tenant_id, webhook_id=job.webhook.id, delivery_id=job.id,
-        event_id=event.id, event_type=event.type, attempt=job.attempt - 1, status="held",
-        url=job.webhook.url, now=utcnow(), error="webhook is suspended")
-    return store.Outcome(job, "held", entry)
+    return store.Outcome(job, AttemptStatus.FAILED, bare)

@@ -4,9 +4,10 @@ headers that go with it, Standard Webhooks signatures included (keys and rotatio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cloudevents.core.bindings.http import to_structured_event
 from cloudevents.core.v1.event import CloudEvent
@@ -30,7 +31,7 @@ class EventView:
     tenant_id: str
     workflow_id: str | None
     created_at: datetime
-    data: dict
+    data: dict[str, Any]
 
 
 def rfc3339(moment: datetime) -> str:
@@ -40,9 +41,10 @@ def rfc3339(moment: datetime) -> str:
 def render_body(event: EventView, fmt: str) -> tuple[bytes, str]:
     """The body bytes and their content type."""
     if fmt == "cloudevents":
-        attributes = {"specversion": "1.0", "id": event.id, "type": event.type,
-                      "source": f"/flowhooks/{event.tenant_id}", "time": event.created_at,
-                      "datacontenttype": JSON}
+        attributes: dict[str, Any] = {
+            "specversion": "1.0", "id": event.id, "type": event.type,
+            "source": f"/flowhooks/{event.tenant_id}", "time": event.created_at,
+            "datacontenttype": JSON}
         if event.workflow_id:
             attributes["subject"] = event.workflow_id
         message = to_structured_event(CloudEvent(attributes, event.data))
@@ -55,7 +57,8 @@ def render_body(event: EventView, fmt: str) -> tuple[bytes, str]:
 
 
 def delivery_headers(*, msg_id: str, timestamp: int, body: bytes, content_type: str,
-                     custom: dict[str, list[str]], secrets: Sequence[str]) -> list[tuple[str, str]]:
+                     custom: Mapping[str, Sequence[str]],
+                     secrets: Sequence[str]) -> list[tuple[str, str]]:
     """Every header of an attempt. `secrets` holds the current secret first, then, during a
     rotation's grace, the previous one (`SecretState.signing`): `webhook-signature` carries a
     signature of each, space-separated, and `X-Webhook-Signature` the current one's. Every
@@ -63,7 +66,7 @@ def delivery_headers(*, msg_id: str, timestamp: int, body: bytes, content_type: 
     # Custom headers stored before today's rules (SPEC §7) are dropped, never sent: a framing
     # header would contradict the body, a control character would split the request.
     headers = [(name, value) for name, values in custom.items()
-               if not header_refusals(name, values) for value in values]
+               if not header_refusals(name, tuple(values)) for value in values]
     headers += [("Content-Type", content_type), ("User-Agent", USER_AGENT),
                 ("webhook-id", msg_id), ("webhook-timestamp", str(timestamp))]
     if secrets:

@@ -39,6 +39,10 @@ class Result:
 
 @dataclass(frozen=True)
 class Decision:
+    """The retry policy's answer. `final` means the retries are exhausted; what that makes
+    of the delivery (diverted or failed, suspension, alert) is `domain.attempts.classify`'s
+    to say, in the vocabulary of attempts."""
+
     status: str  # succeeded | retrying | failed | final
     trigger: str | None = None
     next_attempt_at: datetime | None = None

@@ -94,7 +94,9 @@ def signing_key(secret: str) -> bytes:
     """The HMAC key of `webhook-signature`: a `whsec_` secret's decoded bytes, else (ELAN, or
     a `whsec_` string stored before the rules) the UTF-8 bytes of the string."""
     if secret.startswith(WHSEC_PREFIX) and secret_refusal(secret) is None:
-        return _whsec_bytes(secret)  # type: ignore[return-value] - checked just above
+        key = _whsec_bytes(secret)
+        if key is not None:  # always, as secret_refusal decoded it
+            return key
     return secret.encode()
 
 

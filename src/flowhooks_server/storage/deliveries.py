@@ -2,15 +2,22 @@
 
 Every function takes the caller's session and leaves the transaction to it. Claims use
 `FOR UPDATE SKIP LOCKED` on PostgreSQL (several processes share the queue); on SQLite the
-write lock taken by `BEGIN IMMEDIATE` serialises claimers."""
+write lock taken by `BEGIN IMMEDIATE` serialises claimers.
+
+A claim hands out plain values, no ORM rows: the event as a `domain.payloads.EventView` and
+the webhook as a `domain.attempts.DeliveryTarget`, cached per webhook version (`TargetCache`).
+An `Outcome` comes back in the attempt's vocabulary (`domain.attempts.AttemptStatus`) and is
+written as it says; only `row_status` knows that a delivery row calls `retrying` `pending`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import (
+    Table,
     and_,
     bindparam,
     delete,
@@ -23,11 +30,15 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from flowhooks_server.clock import utcnow
+from flowhooks_server.domain.attempts import AttemptStatus, DeliveryTarget
 from flowhooks_server.domain.catalog import covering_entries
+from flowhooks_server.domain.payloads import EventView
+from flowhooks_server.domain.webhooks import FailureHandling
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage.db import dialect_insert
 from flowhooks_server.storage.events import NewEvent
@@ -38,12 +49,22 @@ from flowhooks_server.storage.models import (
     Event,
     Webhook,
     WebhookEventType,
-    utcnow,
 )
+from flowhooks_server.storage.webhooks import secret_state
 
 UNFINISHED = ("pending", "inflight", "held")
 OUTBOX_CHANNEL = "flowhooks_outbox"
 LOGS_CHANNEL = "flowhooks_logs"
+MAX_CACHED_TARGETS = 10_000
+# A log row as inserted: the columns of `DeliveryLog` by name (see `log_row`).
+LogRow = dict[str, Any]
+DELIVERIES = cast(Table, Delivery.__table__)
+DELIVERY_LOGS = cast(Table, DeliveryLog.__table__)
+
+
+def _count(result: Result[Any]) -> int:
+    """The rows an UPDATE matched."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 async def notify(session: AsyncSession, channel: str) -> None:
@@ -59,10 +80,11 @@ async def fan_out(session: AsyncSession, events: Sequence[NewEvent],
     entry when the webhook is suspended. Returns the delivery ids by event id."""
     tenant = events[0].tenant_id
     columns = (Webhook.id, Webhook.url, Webhook.suspended, Webhook.ordered)
+    targets: dict[str, Sequence[Any]]  # rows with the `columns` by event id
     if only_webhook is not None:
-        found = (await session.execute(select(*columns).where(
+        only = (await session.execute(select(*columns).where(
             Webhook.tenant_id == tenant, Webhook.id == only_webhook))).all()
-        targets = {event.id: found for event in events}
+        targets = {event.id: only for event in events}
     else:
         covering = {event.id: covering_entries(event.type) for event in events}
         found = (await session.execute(
@@ -76,7 +98,9 @@ async def fan_out(session: AsyncSession, events: Sequence[NewEvent],
                                    if h.event_type in covering[event.id]}.values())
                    for event in events}
     now = utcnow()
-    rows, held_logs, made = [], [], {}
+    rows: list[dict[str, Any]] = []
+    held_logs: list[LogRow] = []
+    made: dict[str, list[str]] = {}
     for event in events:  # in event order, so an ordered webhook's seqs follow it
         made[event.id] = []
         for hook in targets[event.id]:
@@ -92,9 +116,9 @@ async def fan_out(session: AsyncSession, events: Sequence[NewEvent],
                     event_id=event.id, event_type=event.type, attempt=0, status="held",
                     url=hook.url, error="webhook is suspended", now=now))
     if rows:
-        await session.execute(insert(Delivery.__table__), rows)
+        await session.execute(insert(DELIVERIES), rows)
     if held_logs:
-        await session.execute(insert(DeliveryLog.__table__), held_logs)
+        await session.execute(insert(DELIVERY_LOGS), held_logs)
         await notify(session, LOGS_CHANNEL)
     if len(held_logs) < len(rows):
         await notify(session, OUTBOX_CHANNEL)
@@ -120,10 +144,11 @@ def log_row(*, tenant_id: str, webhook_id: str, delivery_id: str, event_id: str,
             event_type: str, attempt: int, status: str, url: str, now: datetime,
             response_status_code: int | None = None, response_body: str | None = None,
             duration_ms: int = 0, error: str | None = None, failure_trigger: str | None = None,
-            next_attempt_at: datetime | None = None, log_id: str | None = None) -> dict:
+            next_attempt_at: datetime | None = None, log_id: str | None = None) -> LogRow:
+    """A delivery log row, as inserted."""
     return {"id": log_id or new_id("log"), "tenant_id": tenant_id, "webhook_id": webhook_id,
             "delivery_id": delivery_id, "event_id": event_id, "event_type": event_type,
-            "attempt": attempt, "status": status, "url": url,
+            "attempt": attempt, "status": str(status), "url": url,
             "response_status_code": response_status_code,
             "response_body": storable_text(response_body), "duration_ms": duration_ms,
             "error": storable_text(error), "failure_trigger": failure_trigger,
@@ -132,12 +157,68 @@ def log_row(*, tenant_id: str, webhook_id: str, delivery_id: str, event_id: str,
 
 @dataclass(frozen=True)
 class Claimed:
+    """A leased delivery with what its attempt needs: the event and the webhook's target."""
+
     seq: int
     id: str
-    event: Row  # id, type, tenant_id, workflow_id, created_at, data of the event
-    webhook: Webhook
+    event: EventView
+    webhook: DeliveryTarget
     attempt: int
     lease_expires_at: datetime
+
+
+class TargetCache:
+    """Delivery targets by webhook version: a webhook's row is read and its failure policy
+    parsed once per `updated_at` (every change of a webhook, a secret rotation included,
+    moves it). `suspended` is not taken from here: it is read with the version on every
+    claim, since it changes under the worker (suspend after a final failure, unsuspend)."""
+
+    def __init__(self, size: int = MAX_CACHED_TARGETS) -> None:
+        self._size = size
+        self._targets: dict[str, tuple[datetime, DeliveryTarget]] = {}
+
+    def get(self, webhook_id: str, version: datetime) -> DeliveryTarget | None:
+        cached = self._targets.get(webhook_id)
+        return cached[1] if cached is not None and cached[0] == version else None
+
+    def put(self, row: Webhook) -> DeliveryTarget:
+        target = _target_of(row)
+        self._targets.pop(row.id, None)
+        if len(self._targets) >= self._size:  # the oldest entry goes first
+            del self._targets[next(iter(self._targets))]
+        self._targets[row.id] = (row.updated_at, target)
+        return target
+
+
+def _target_of(row: Webhook) -> DeliveryTarget:
+    return DeliveryTarget(
+        id=row.id, url=row.url, format=row.format,
+        headers={name: tuple(values) for name, values in row.headers.items()},
+        timeout_s=row.timeout_ms / 1000, ordered=row.ordered, suspended=row.suspended,
+        secrets=secret_state(row), failure_handling=FailureHandling.from_json(row.failure_handling))
+
+
+_targets = TargetCache()
+
+
+async def _targets_of(session: AsyncSession, webhook_ids: set[str]) -> dict[str, DeliveryTarget]:
+    """The current target of each webhook, read whole only for versions not cached."""
+    versions = (await session.execute(
+        select(Webhook.id, Webhook.updated_at, Webhook.suspended)
+        .where(Webhook.id.in_(webhook_ids)))).all()
+    found: dict[str, DeliveryTarget] = {}
+    stale: set[str] = set()
+    for hook_id, version, suspended in versions:
+        cached = _targets.get(hook_id, version)
+        if cached is None:
+            stale.add(hook_id)
+        else:
+            found[hook_id] = cached if cached.suspended == suspended \
+                else replace(cached, suspended=suspended)
+    if stale:
+        for row in await session.scalars(select(Webhook).where(Webhook.id.in_(stale))):
+            found[row.id] = _targets.put(row)
+    return found
 
 
 async def claim(session: AsyncSession, owner: str, limit: int, margin_s: float) -> list[Claimed]:
@@ -158,17 +239,18 @@ async def claim(session: AsyncSession, owner: str, limit: int, margin_s: float) 
     picked = (await session.execute(due)).all()
     if not picked:
         return []
-    hooks = {w.id: w for w in await session.scalars(
-        select(Webhook).where(Webhook.id.in_({p.webhook_id for p in picked})))}
+    hooks = await _targets_of(session, {p.webhook_id for p in picked})
     # Plain rows, not ORM objects: a claim may carry hundreds of events.
-    events = {e.id: e for e in await session.execute(
-        select(Event.id, Event.type, Event.tenant_id, Event.workflow_id, Event.created_at,
-               Event.data).where(Event.id.in_({p.event_id for p in picked})))}
-    longest_s = max(hooks[p.webhook_id].timeout_ms for p in picked) / 1000
+    events = {e.id: EventView(e.id, e.type, e.tenant_id, e.workflow_id, e.created_at, e.data)
+              for e in await session.execute(
+                  select(Event.id, Event.type, Event.tenant_id, Event.workflow_id,
+                         Event.created_at, Event.data)
+                  .where(Event.id.in_({p.event_id for p in picked})))}
+    longest_s = max(hooks[p.webhook_id].timeout_s for p in picked)
     lease = now + timedelta(seconds=longest_s + margin_s)
     await session.execute(
-        update(Delivery.__table__)
-        .where(Delivery.__table__.c.seq == bindparam("b_seq"))
+        update(DELIVERIES)
+        .where(DELIVERIES.c.seq == bindparam("b_seq"))
         .values(status="inflight", attempt=bindparam("b_attempt"), lease_owner=owner,
                 lease_expires_at=lease, updated_at=now),
         [{"b_seq": p.seq, "b_attempt": p.attempt + 1} for p in picked])
@@ -178,31 +260,49 @@ async def claim(session: AsyncSession, owner: str, limit: int, margin_s: float) 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What to record of one claimed delivery: its new state and its log entry."""
+    """What to record of one claimed delivery: its status (the attempt's, see
+    `domain.attempts`), its log entry, when it is due again, and whether its webhook is to
+    be suspended."""
 
     claimed: Claimed
-    status: str  # the delivery's: pending | succeeded | failed | diverted | held
-    log: dict
+    status: AttemptStatus
+    log: LogRow
     next_attempt_at: datetime | None = None
-    divert: bool = False
     suspend: bool = False
+
+    def __post_init__(self) -> None:
+        # Plain strings of the vocabulary are accepted (and checked) too.
+        object.__setattr__(self, "status", AttemptStatus(self.status))
+
+
+def row_status(status: AttemptStatus) -> str:
+    """A delivery row's status for an attempt's: a retrying delivery is pending again; the
+    other statuses are the row's too."""
+    return "pending" if status is AttemptStatus.RETRYING else status.value
+
+
+def wakes_claimers(outcome: Outcome) -> bool:
+    """Whether recording this outcome may make a delivery due: its retry, or the next
+    delivery of an ordered webhook."""
+    return outcome.claimed.webhook.ordered or outcome.status is AttemptStatus.RETRYING
 
 
 async def record(session: AsyncSession, owner: str, outcomes: Sequence[Outcome]) -> None:
     """Write a batch of outcomes: delivery states, log entries, diverted records,
     suspensions, and the end of resent diverted events that have now succeeded."""
     now = utcnow()
-    table = Delivery.__table__
+    table = DELIVERIES
     await session.execute(
         update(table)
         .where(table.c.seq == bindparam("b_seq"), table.c.lease_owner == owner)
         .values(status=bindparam("b_status"), attempt=bindparam("b_attempt"),
                 next_attempt_at=bindparam("b_next"), last_error=bindparam("b_error"),
                 lease_owner=None, lease_expires_at=None, updated_at=now),
-        [{"b_seq": o.claimed.seq, "b_status": o.status, "b_attempt": o.log["attempt"],
-          "b_next": o.next_attempt_at or now, "b_error": o.log["error"]} for o in outcomes])
-    await session.execute(insert(DeliveryLog.__table__), [o.log for o in outcomes])
-    diverted = [o for o in outcomes if o.divert]
+        [{"b_seq": o.claimed.seq, "b_status": row_status(o.status),
+          "b_attempt": o.log["attempt"], "b_next": o.next_attempt_at or now,
+          "b_error": o.log["error"]} for o in outcomes])
+    await session.execute(insert(DELIVERY_LOGS), [o.log for o in outcomes])
+    diverted = [o for o in outcomes if o.status is AttemptStatus.DIVERTED]
     if diverted:
         await _divert(session, diverted, now)
     suspend = {o.claimed.webhook.id for o in outcomes if o.suspend}
@@ -211,18 +311,18 @@ async def record(session: AsyncSession, owner: str, outcomes: Sequence[Outcome])
             update(Webhook).where(Webhook.id.in_(suspend), Webhook.suspended.is_(False))
             .values(suspended=True, suspended_at=now, updated_at=now)
             .execution_options(synchronize_session=False))
-    succeeded = [o.claimed.id for o in outcomes if o.status == "succeeded"]
+    succeeded = [o.claimed.id for o in outcomes if o.status is AttemptStatus.SUCCEEDED]
     if succeeded:
         await session.execute(
             delete(DivertedEvent).where(DivertedEvent.resend_delivery_id.in_(succeeded)))
     # A resend that ended outside the triggers leaves its record resendable again.
-    failed = [o.claimed.id for o in outcomes if o.status == "failed"]
+    failed = [o.claimed.id for o in outcomes if o.status is AttemptStatus.FAILED]
     if failed:
         await session.execute(
             update(DivertedEvent).where(DivertedEvent.resend_delivery_id.in_(failed))
             .values(resend_delivery_id=None).execution_options(synchronize_session=False))
     await notify(session, LOGS_CHANNEL)
-    if any(o.claimed.webhook.ordered or o.status == "pending" for o in outcomes):
+    if any(wakes_claimers(o) for o in outcomes):
         await notify(session, OUTBOX_CHANNEL)
 
 
@@ -253,7 +353,7 @@ async def renew_leases(session: AsyncSession, owner: str, until: datetime) -> in
                Delivery.lease_expires_at < until)
         .values(lease_expires_at=until)
         .execution_options(synchronize_session=False))
-    return result.rowcount
+    return _count(result)
 
 
 async def extend_lease(session: AsyncSession, claimed: Claimed, owner: str,
@@ -266,7 +366,7 @@ async def extend_lease(session: AsyncSession, claimed: Claimed, owner: str,
                Delivery.attempt == claimed.attempt, Delivery.status == "inflight")
         .values(lease_expires_at=until)
         .execution_options(synchronize_session=False))
-    return result.rowcount > 0
+    return _count(result) > 0
 
 
 async def release_owned(session: AsyncSession, owner: str) -> int:
@@ -277,7 +377,7 @@ async def release_owned(session: AsyncSession, owner: str) -> int:
         .values(status="pending", attempt=Delivery.attempt - 1, lease_owner=None,
                 lease_expires_at=None, updated_at=utcnow())
         .execution_options(synchronize_session=False))
-    return result.rowcount
+    return _count(result)
 
 
 async def reap_expired(session: AsyncSession, everything: bool = False) -> int:
@@ -291,9 +391,9 @@ async def reap_expired(session: AsyncSession, everything: bool = False) -> int:
         .values(status="pending", lease_owner=None, lease_expires_at=None,
                 next_attempt_at=utcnow(), updated_at=utcnow())
         .execution_options(synchronize_session=False))
-    if result.rowcount:
+    if _count(result):
         await notify(session, OUTBOX_CHANNEL)
-    return result.rowcount
+    return _count(result)
 
 
 async def release_held(session: AsyncSession, webhook_id: str) -> int:
@@ -303,9 +403,9 @@ async def release_held(session: AsyncSession, webhook_id: str) -> int:
         .where(Delivery.webhook_id == webhook_id, Delivery.status == "held")
         .values(status="pending", ordered=True, next_attempt_at=utcnow(), updated_at=utcnow())
         .execution_options(synchronize_session=False))
-    if result.rowcount:
+    if _count(result):
         await notify(session, OUTBOX_CHANNEL)
-    return result.rowcount
+    return _count(result)
 
 
 async def release_stranded(session: AsyncSession, since: datetime | None = None) -> int:
@@ -321,9 +421,9 @@ async def release_stranded(session: AsyncSession, since: datetime | None = None)
         .where(condition)
         .values(status="pending", ordered=True, next_attempt_at=utcnow(), updated_at=utcnow())
         .execution_options(synchronize_session=False))
-    if result.rowcount:
+    if _count(result):
         await notify(session, OUTBOX_CHANNEL)
-    return result.rowcount
+    return _count(result)
 
 
 async def anything_due(session: AsyncSession) -> bool:
