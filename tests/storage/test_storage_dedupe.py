@@ -1,4 +1,4 @@
-"""Atomic de-duplication (services.run_starts over storage.dedupe), both databases: the key
+"""Atomic de-duplication (services.group_commit over storage.dedupe), both databases: the key
 and the runs it guards commit together or not at all; concurrent requests with one key write
 one run; a batch that fails on one start's data still writes the others."""
 
@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import StatementError
 
 from flowhooks_server.delivery.wakeups import Wakeups
+from flowhooks_server.domain.run_records import Run
 from flowhooks_server.ids import new_id
+from flowhooks_server.services.group_commit import GroupCommit, NewRun, OnceKey
 from flowhooks_server.services.outbox import Outbox
-from flowhooks_server.services.run_starts import NewRun, OnceKey, RunStarts
 from flowhooks_server.storage import dedupe as store
 from flowhooks_server.storage.models import WorkflowRun, utcnow
 
@@ -23,10 +24,10 @@ REFUSED = (StatementError, TypeError)
 
 
 def new_run(tenant: str, params: dict | None = None) -> NewRun:
-    run = WorkflowRun(id=new_id("run"), tenant_id=tenant, workflow_id="wf_test",
-                      trigger="webhook", status="running", phase="running",
-                      params=params or {}, created_at=utcnow(), start_time=utcnow())
-    return NewRun(run, [], [])
+    run = Run(id=new_id("run"), tenant_id=tenant, workflow_id="wf_test", trigger="webhook",
+              status="running", phase="running", params=params or {}, created_at=utcnow(),
+              start_time=utcnow())
+    return NewRun(run, (), ())
 
 
 async def runs_of(db, tenant: str) -> int:
@@ -37,7 +38,7 @@ async def runs_of(db, tenant: str) -> int:
 
 @pytest.fixture
 async def starts(db):
-    writer = RunStarts(db, Outbox(db, Wakeups()))
+    writer = GroupCommit(db, Outbox(db, Wakeups()))
     await writer.start()
     yield writer
     await writer.stop()

@@ -1,10 +1,16 @@
 """InboundService servicer (SPEC §6): `POST /api/v2/event`, `POST|GET /api/v2/callback` and
 `POST /api/v2/webhook`. Envoy hands over the raw body and its content type in the HttpBody
-field, query parameters in the other fields, and the HTTP headers as gRPC metadata."""
+field, query parameters in the other fields, and the HTTP headers as gRPC metadata.
+
+Parsing, verifying and deciding are the use cases' (`services.inbound`); what is left here is
+translation: metadata to headers, and the CloudEvents protobuf format to its JSON format
+(`_cloudevent_json`), checked where the protobuf types are still known."""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
+from typing import Any
 
 from flowhooks.v1 import inbound_pb2, inbound_pb2_grpc
 from google.api import httpbody_pb2
@@ -14,28 +20,27 @@ from flowhooks_server.api.context import current
 from flowhooks_server.api.run_convert import run_json, run_out
 from flowhooks_server.domain import json_doc
 from flowhooks_server.domain.errors import InvalidArgument
-from flowhooks_server.domain.inbound import cloudevents, sender_of
-from flowhooks_server.services.inbound import Inbound, WebhookOutcome, request_headers
-
-JSON = "application/json"
+from flowhooks_server.domain.inbound import cloudevents
+from flowhooks_server.domain.inbound.http import JSON, lower_headers
+from flowhooks_server.services.inbound import AcceptedEvents, Inbound, WebhookOutcome
 
 
 class InboundServicer(inbound_pb2_grpc.InboundServiceServicer):
+    """Each RPC turns its message and metadata into plain values and calls one use case."""
+
     def __init__(self, inbound: Inbound):
         self._inbound = inbound
 
     async def AcceptEvent(self, request, context):
         ctx = current()
-        headers = request_headers(ctx.metadata, request.body.content_type)
-        events = cloudevents.parse_http(headers, request.body.data)
-        accepted = await self._inbound.accept_events(
-            ctx.require_tenant(), request.ref or request.workflow, events)
+        accepted = await self._inbound.accept_http_events(
+            ctx.require_tenant(), request.ref or request.workflow,
+            request_headers(ctx.metadata, request.body.content_type), request.body.data)
         return _accepted_out(accepted)
 
     async def AcceptCloudEvent(self, request, context):
-        events = [cloudevents.from_json(_cloudevent_json(request.event))]
-        accepted = await self._inbound.accept_events(current().require_tenant(), request.ref,
-                                                     events)
+        accepted = await self._inbound.accept_cloudevent(
+            current().require_tenant(), request.ref, _cloudevent_json(request.event))
         return _accepted_out(accepted)
 
     async def Callback(self, request, context):
@@ -46,20 +51,21 @@ class InboundServicer(inbound_pb2_grpc.InboundServiceServicer):
 
     async def AcceptWebhook(self, request, context):
         ctx = current()
-        headers = request_headers(ctx.metadata, request.body.content_type)
-        ref, body = request.ref or request.workflow, request.body.data
-        sender = sender_of(headers)
-        if sender == "slack":
-            outcome = await self._inbound.slack_webhook(ref, headers, body)
-        elif sender == "github":
-            outcome = await self._inbound.github_webhook(ref, headers, body)
-        else:
-            outcome = await self._inbound.plain_webhook(
-                ctx.principal, ctx.metadata.get("x-org-id"), ref, headers, body)
+        outcome = await self._inbound.webhook(
+            ctx.principal, ctx.metadata.get("x-org-id"), request.ref or request.workflow,
+            request_headers(ctx.metadata, request.body.content_type), request.body.data)
         return _webhook_out(outcome)
 
 
-def _accepted_out(accepted) -> inbound_pb2.AcceptEventResponse:
+def request_headers(metadata: Mapping[str, str], content_type: str) -> dict[str, str]:
+    """The HTTP headers of a transcoded request: Envoy passes them as gRPC metadata, but the
+    content type of the body travels in the HttpBody (the metadata's is application/grpc)."""
+    headers = lower_headers(metadata)
+    headers["content-type"] = content_type
+    return headers
+
+
+def _accepted_out(accepted: AcceptedEvents) -> inbound_pb2.AcceptEventResponse:
     return inbound_pb2.AcceptEventResponse(
         event_id=accepted.event_ids[0] if accepted.event_ids else "",
         workflow_runs=[run_out(view) for view in accepted.runs],
@@ -83,13 +89,13 @@ _REQUIRED_FIELDS = {"id": "id", "source": "source", "specversion": "spec_version
                     "type": "type"}
 
 
-def _cloudevent_json(event) -> dict:
+def _cloudevent_json(event: Any) -> dict[str, Any]:
     """A CloudEvent in the CloudEvents protobuf format, rewritten in the JSON format, so that
     `cloudevents.from_json` checks both by the same rules. Empty required fields are left out,
     so the error names them; an attribute whose value has no kind set is absent, as a JSON
     `null` is. Attribute names, the kinds of the core attributes and URI values are checked
     here, where the protobuf types are still known."""
-    out: dict = {}
+    out: dict[str, Any] = {}
     for name, proto_field in _REQUIRED_FIELDS.items():
         if getattr(event, proto_field):
             out[name] = getattr(event, proto_field)
@@ -136,7 +142,7 @@ def _cloudevent_json(event) -> dict:
     return out
 
 
-def _attribute_json(value, kind: str):
+def _attribute_json(value: Any, kind: str) -> Any:
     """One attribute value in the JSON format's type mapping (JSON format §2.2)."""
     if kind == "ce_bytes":
         return base64.b64encode(value.ce_bytes).decode("ascii")

@@ -7,19 +7,20 @@ Struct renderings, so the answer shows the sender's numbers (SPEC §4)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flowhooks.v1 import runs_pb2
 from google.protobuf import json_format
 
 from flowhooks_server.api.convert import timestamp
 from flowhooks_server.api.workflow_convert import struct_out
-from flowhooks_server.services.runs import RunView
-from flowhooks_server.storage.models import TaskRun
+from flowhooks_server.domain.run_records import RunView, TaskRun
 
 
 def task_out(task: TaskRun) -> runs_pb2.TaskRun:
     return runs_pb2.TaskRun(
         id=task.id, name=task.name, type=task.type, status=task.status, phase=task.phase,
-        params=struct_out(task.params.get("params") or {}), results=struct_out(task.results),
+        params=struct_out(task.own_params), results=struct_out(task.results),
         start_time=timestamp(task.start_time), end_time=timestamp(task.end_time),
         workflow_run_id=task.run_id)
 
@@ -33,11 +34,11 @@ def run_out(view: RunView) -> runs_pb2.WorkflowRun:
         start_time=timestamp(run.start_time), end_time=timestamp(run.end_time))
 
 
-def run_json(view: RunView) -> dict:
+def run_json(view: RunView) -> dict[str, Any]:
     """The run as its REST JSON (lowerCamelCase), with params and results as stored."""
     out = json_format.MessageToDict(run_out(view))
     out["params"] = view.run.params
     for task, rendered in zip(view.tasks, out.get("tasks", []), strict=True):
-        rendered["params"] = task.params.get("params") or {}
+        rendered["params"] = task.own_params
         rendered["results"] = task.results
     return out

@@ -3,6 +3,8 @@ and never come out: a trigger shows only `secretSet`."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from flowhooks.v1 import workflows_pb2
 from google.protobuf import json_format, struct_pb2
 
@@ -16,9 +18,8 @@ from flowhooks_server.domain.workflows import (
     TaskSpec,
     Trigger,
     Triggers,
+    Workflow,
 )
-from flowhooks_server.services.workflows import spec_of
-from flowhooks_server.storage.models import Workflow
 
 
 def struct_in(message, field: str) -> dict:
@@ -42,8 +43,8 @@ def _list_out(values) -> struct_pb2.ListValue:
 
 
 def condition_in(message: workflows_pb2.Condition) -> Condition:
-    value = json_format.MessageToDict(message.value) if message.HasField("value") else None
-    values = (tuple(json_format.MessageToDict(message.values))
+    value: Any = json_format.MessageToDict(message.value) if message.HasField("value") else None
+    values = (tuple(cast(list[Any], json_format.MessageToDict(message.values)))
               if message.HasField("values") else None)
     if message.operation == "in" and values is None and isinstance(value, list):
         value, values = None, tuple(value)  # `"value": [...]` is an accepted spelling of `in`
@@ -126,16 +127,16 @@ def _task_out(task: TaskSpec) -> workflows_pb2.Task:
     return out
 
 
-def workflow_out(row: Workflow) -> workflows_pb2.Workflow:
-    spec = spec_of(row)
+def workflow_out(workflow: Workflow) -> workflows_pb2.Workflow:
+    spec = workflow.spec
     return workflows_pb2.Workflow(
-        id=row.id,
+        id=workflow.id,
         name=spec.name,
-        tenant=row.tenant_id,
+        tenant=workflow.tenant_id,
         triggers=workflows_pb2.Triggers(
             **{kind: _trigger_out(trigger) for kind, trigger in spec.triggers.items()}),
         tasks=[_task_out(t) for t in spec.tasks],
         params=struct_out(spec.params),
-        created_at=timestamp(row.created_at),
-        updated_at=timestamp(row.updated_at),
+        created_at=timestamp(workflow.created_at),
+        updated_at=timestamp(workflow.updated_at),
     )

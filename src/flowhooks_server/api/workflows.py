@@ -3,6 +3,8 @@ or the token."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flowhooks.v1 import workflows_pb2, workflows_pb2_grpc
 from google.protobuf import empty_pb2
 
@@ -21,7 +23,7 @@ from flowhooks_server.api.workflow_convert import (
 from flowhooks_server.domain.errors import FailedPrecondition
 from flowhooks_server.domain.workflows import WorkflowSpec
 from flowhooks_server.services.runs import RunEngine
-from flowhooks_server.services.workflows import WorkflowManager, spec_of
+from flowhooks_server.services.workflows import WorkflowManager
 
 
 class WorkflowServicer(workflows_pb2_grpc.WorkflowServiceServicer):
@@ -32,7 +34,7 @@ class WorkflowServicer(workflows_pb2_grpc.WorkflowServiceServicer):
     async def SubmitWorkflow(self, request, context):
         tenant = current().require_tenant()
         workflow = await self._workflows.get(tenant, request.id)
-        if not spec_of(workflow).triggers.manual.enabled:
+        if not workflow.spec.triggers.manual.enabled:
             raise FailedPrecondition(f"workflow {request.id!r} has its manual trigger disabled")
         view = await self._runs.start(tenant, workflow, "manual", struct_in(request, "params"))
         return run_out(view)
@@ -48,11 +50,11 @@ class WorkflowServicer(workflows_pb2_grpc.WorkflowServiceServicer):
 
     async def ListWorkflows(self, request, context):
         limit, offset = page(request.page_size or request.limit, request.offset)
-        rows = await self._workflows.list(current().require_tenant(), limit, offset,
-                                          decode_page_token(request.page_token))
+        found = await self._workflows.list(current().require_tenant(), limit, offset,
+                                           decode_page_token(request.page_token))
         return workflows_pb2.ListWorkflowsResponse(
-            workflows=[workflow_out(r) for r in rows],
-            next_page_token=encode_page_token(rows[-1].id) if len(rows) == limit else "",
+            workflows=[workflow_out(w) for w in found],
+            next_page_token=encode_page_token(found[-1].id) if len(found) == limit else "",
         )
 
     async def GetWorkflow(self, request, context):
@@ -60,7 +62,7 @@ class WorkflowServicer(workflows_pb2_grpc.WorkflowServiceServicer):
 
     async def UpdateWorkflow(self, request, context):
         """Only fields present change; triggers are replaced one kind at a time."""
-        changes: dict = {}
+        changes: dict[str, Any] = {}
         if request.HasField("name"):
             changes["name"] = request.name
         if request.HasField("tasks"):
@@ -74,8 +76,8 @@ class WorkflowServicer(workflows_pb2_grpc.WorkflowServiceServicer):
                 changes["triggers"] = spec.triggers.with_replaced(replacements)
             return spec.with_changes(**changes)
 
-        row = await self._workflows.change(current().require_tenant(), request.id, edit)
-        return workflow_out(row)
+        return workflow_out(await self._workflows.change(current().require_tenant(), request.id,
+                                                         edit))
 
     async def DeleteWorkflow(self, request, context):
         await self._workflows.delete(current().require_tenant(), request.id)

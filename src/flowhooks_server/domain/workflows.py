@@ -13,6 +13,9 @@ its ordered tasks, and the validation rules that name the field at fault.
      │     └── external
      └── params: default run parameters
 
+A stored workflow (`Workflow`) is its spec with the identity storage gives it: id, tenant,
+creation and change times.
+
 Secrets are write-only: they are kept here for signature checks and never leave the server.
 The JSON forms (`to_json`/`from_json`) are what storage keeps in the workflow's JSON columns.
 """
@@ -20,6 +23,7 @@ The JSON forms (`to_json`/`from_json`) are what storage keeps in the workflow's 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from jsonpath_ng.exceptions import JSONPathError
@@ -145,8 +149,23 @@ class WorkflowSpec:
     tasks: tuple[TaskSpec, ...] = ()
     params: dict = field(default_factory=dict)
 
-    def with_changes(self, **changes) -> WorkflowSpec:
+    def with_changes(self, **changes: Any) -> WorkflowSpec:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A tenant's workflow as stored: its spec, parsed, under the identity storage gave it."""
+
+    id: str
+    tenant_id: str
+    spec: WorkflowSpec
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
 
 def validate(spec: WorkflowSpec, problems: Violations | None = None) -> None:

@@ -14,6 +14,9 @@ from flowhooks_server.storage import events as event_store
 from flowhooks_server.storage.db import Database
 from flowhooks_server.storage.events import NewEvent
 
+# An event of a run: (type, data, workflow id, run id).
+RunEvent = tuple[str, dict, str | None, str | None]
+
 
 @dataclass(frozen=True)
 class Published:
@@ -27,7 +30,7 @@ class Outbox:
         self._wakeups = wakeups
 
     async def add(self, session: AsyncSession, tenant: str, event_type: str, data: dict,
-                  **kwargs) -> Published:
+                  **kwargs: str | None) -> Published:
         """Within the caller's transaction; call `committed()` after it commits."""
         [published] = await self.add_many(session, tenant, [(event_type, data)], **kwargs)
         return published
@@ -45,7 +48,7 @@ class Outbox:
         return [Published(row, made[row.id]) for row in rows]
 
     async def add_each(self, session: AsyncSession, tenant: str,
-                       events: list[tuple[str, dict, str | None, str | None]]) -> bool:
+                       events: list[RunEvent]) -> bool:
         """Events of several runs of one tenant (type, data, workflow id, run id), in order,
         in the caller's transaction, in three statements. True if any delivery was made."""
         rows = await event_store.add_each(session, tenant, events)
@@ -58,7 +61,8 @@ class Outbox:
         self._wakeups.outbox_changed()
         self._wakeups.logs_written()
 
-    async def publish(self, tenant: str, event_type: str, data: dict, **kwargs) -> Published:
+    async def publish(self, tenant: str, event_type: str, data: dict,
+                      **kwargs: str | None) -> Published:
         async with self._db.session() as session, session.begin():
             published = await self.add(session, tenant, event_type, data, **kwargs)
         self.committed()

@@ -1,74 +1,64 @@
 """The run executor: starts runs, moves them on callbacks, worker results and timers, and
-publishes each move's lifecycle events in the same transaction (the outbox). Timers live in
-the database (`task_runs.due_at`), so a sleep or a timeout still fires after a restart."""
+publishes each move's lifecycle events in the same transaction (the outbox). The moves are
+the pure rules of `domain.runs`; this module loads a run (its row locked), applies one, and
+stores what it changed with its events. Timers live in the database (`task_runs.due_at`), so
+a sleep or a timeout still fires after a restart."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flowhooks_server.background import Background
 from flowhooks_server.clock import utcnow
 from flowhooks_server.domain import runs as rules
-from flowhooks_server.domain.errors import FailedPrecondition, InvalidArgument, found
-from flowhooks_server.ids import new_id
+from flowhooks_server.domain.errors import found
+from flowhooks_server.domain.run_records import Run, RunView, TaskRun
+from flowhooks_server.domain.workflows import Workflow
+from flowhooks_server.services.group_commit import GroupCommit, NewRun, OnceKey, Started
 from flowhooks_server.services.outbox import Outbox
-from flowhooks_server.services.run_starts import NewRun, OnceKey, RunStarts, Started
 from flowhooks_server.storage import runs as run_store
+from flowhooks_server.storage import workflows as workflow_store
 from flowhooks_server.storage.db import Database
-from flowhooks_server.storage.models import TaskRun, Workflow, WorkflowRun
 
 log = logging.getLogger("flowhooks.runs")
 TIMER_POLL_S = 1.0
 TIMER_BATCH = 100
 
 
-@dataclass(frozen=True)
-class RunView:
-    run: WorkflowRun
-    tasks: list[TaskRun]
-
-
 class RunEngine:
     def __init__(self, db: Database, outbox: Outbox):
         self._db = db
         self._outbox = outbox
-        self._starts = RunStarts(db, outbox)
+        self._starts = GroupCommit(db, outbox)
         self._timer_changed = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._timers = Background("run-timers")
 
-    # -- lifecycle of the timer loop --------------------------------------------------------
+    # -- lifecycle of the group commit and the timer loop -----------------------------------
 
     async def start_timers(self) -> None:
         await self._starts.start()
-        self._task = asyncio.create_task(self._timer_loop(), name="run-timers")
+        self._timers.start(self._timer_loop)
 
     async def stop_timers(self) -> None:
         await self._starts.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._timers.stop()
 
     # -- use cases ----------------------------------------------------------------------------
 
-    def prepare(self, tenant: str, workflow: Workflow, trigger: str, params: dict) -> NewRun:
+    def prepare(self, tenant: str, workflow: Workflow, trigger: str,
+                params: dict[str, Any]) -> NewRun:
         """A new run of `workflow`, moved as far as it goes at once, not yet written."""
-        now = utcnow()
-        run = WorkflowRun(id=new_id("run"), tenant_id=tenant, workflow_id=workflow.id,
-                          trigger=trigger, status="notstarted", phase="pending",
-                          params={**(workflow.params or {}), **params}, created_at=now)
-        tasks = [TaskRun(id=new_id("task"), run_id=run.id, position=i, name=t["name"],
-                         type=t["type"], status="notstarted", phase="pending",
-                         params={k: t.get(k) for k in ("topic", "timeout_s", "duration_s")}
-                         | {"params": t.get("params") or {}}, results={})
-                 for i, t in enumerate(workflow.tasks)]
-        moves = rules.start(run, tasks, workflow.name, now, {})
-        return NewRun(run, tasks, moves.events)
+        moves = rules.begin(tenant, workflow, trigger, params, utcnow())
+        return NewRun(moves.run, moves.tasks, moves.events)
 
     async def start(self, tenant: str, workflow: Workflow, trigger: str,
-                    params: dict) -> RunView:
+                    params: dict[str, Any]) -> RunView:
         """A new run of `workflow`, moved as far as it goes, committed with its events."""
         new = self.prepare(tenant, workflow, trigger, params)
         await self.start_once([new])
@@ -83,58 +73,41 @@ class RunEngine:
         return started
 
     async def callback(self, tenant: str, run_id: str, topic: str, status: str,
-                       data: dict) -> None:
-        status = status.lower() or "succeeded"
-        if status not in rules.CALLBACK_STATUSES:
-            raise InvalidArgument("status", "must be succeeded or failed")
+                       data: dict[str, Any]) -> None:
+        status = rules.callback_status(status)
         async with self._db.session() as session, session.begin():
             run, tasks, name = await self._locked(session, tenant, run_id)
-            if rules.is_finished(run):
-                raise FailedPrecondition(f"workflow run {run_id!r} has already finished")
-            moves = rules.Moves()
-            for task in tasks:
-                if task.type != "eventwait" or task.params.get("topic") != topic:
-                    continue
-                if task.status == "waiting":
-                    pending = await run_store.pending_callbacks(session, run.id)
-                    rules.end_task(run, tasks, task, status, {"data": data}, name, utcnow(),
-                                   pending, moves)
-                elif task.status == "notstarted":
-                    await run_store.remember_callback(session, run.id, topic, status, data)
-                if rules.is_finished(run):
-                    break
-            await self._publish(session, run, moves)
+            # Pending callbacks matter only if the callback ends a task and the run goes on.
+            pending = await run_store.pending_callbacks(session, run.id) \
+                if rules.awaits(tasks, topic) else {}
+            moves = rules.callback(run, tasks, topic, status, data, name, utcnow(), pending)
+            if moves.keep_callback:
+                await run_store.remember_callback(session, run.id, topic, status, data)
+            await self._store(session, run, tasks, moves)
         self._committed()
 
-    async def end_task(self, tenant: str, task_id: str, status: str, results: dict) -> TaskRun:
-        status = status.lower() or "succeeded"
-        if status not in rules.CALLBACK_STATUSES:
-            raise InvalidArgument("status", "must be succeeded or failed")
+    async def end_task(self, tenant: str, task_id: str, status: str,
+                       results: dict[str, Any]) -> TaskRun:
+        status = rules.callback_status(status)
         async with self._db.session() as session, session.begin():
-            task_and_run = await run_store.task_with_run(session, tenant, task_id)
-            task, run = found(task_and_run, "task run", task_id)
+            task, run = found(await run_store.task_with_run(session, tenant, task_id),
+                              "task run", task_id)
             tasks = (await run_store.tasks_of(session, [run.id]))[run.id]
-            task = next(t for t in tasks if t.id == task.id)
-            if task.type != "external":
-                raise FailedPrecondition(f"task run {task_id!r} is not an external task")
-            if task.status != "waiting":
-                raise FailedPrecondition(f"task run {task_id!r} is {task.status}, not waiting")
-            name = await self._workflow_name(session, run)
+            name = await workflow_store.name_of(session, run.workflow_id)
             pending = await run_store.pending_callbacks(session, run.id)
-            moves = rules.end_task(run, tasks, task, status, results, name, utcnow(), pending,
-                                   rules.Moves())
-            await self._publish(session, run, moves)
+            moves = rules.end_task(run, tasks, task.id, status, results, name, utcnow(),
+                                   pending)
+            await self._store(session, run, tasks, moves)
         self._committed()
-        return task
+        return moves.task(task.id)
 
     async def cancel(self, tenant: str, run_id: str) -> RunView:
         async with self._db.session() as session, session.begin():
             run, tasks, name = await self._locked(session, tenant, run_id)
-            if rules.is_finished(run):
-                raise FailedPrecondition(f"workflow run {run_id!r} has already finished")
-            await self._publish(session, run, rules.cancel(run, tasks, name, utcnow()))
+            moves = rules.cancel(run, tasks, name, utcnow())
+            await self._store(session, run, tasks, moves)
         self._committed()
-        return RunView(run, tasks)
+        return RunView(moves.run, moves.tasks)
 
     async def get(self, tenant: str, run_id: str) -> RunView:
         async with self._db.session(readonly=True) as session:
@@ -149,7 +122,7 @@ class RunEngine:
         return [RunView(r, tasks[r.id]) for r in runs]
 
     async def waiting_external(self, tenant: str, workflow_id: str, task_name: str,
-                               after_id: str) -> list[TaskRun]:
+                               after_id: str) -> Sequence[TaskRun]:
         async with self._db.session(readonly=True) as session:
             return await run_store.waiting_external(session, tenant, workflow_id, task_name,
                                                     after_id, 100)
@@ -170,18 +143,11 @@ class RunEngine:
 
     async def _fire(self, run_id: str) -> None:
         async with self._db.session() as session, session.begin():
-            tenant = await session.scalar(
-                WorkflowRun.__table__.select().with_only_columns(WorkflowRun.tenant_id)
-                .where(WorkflowRun.id == run_id))
-            run, tasks, name = await self._locked(session, tenant, run_id)
-            now, moves = utcnow(), rules.Moves()
+            tenant = await run_store.tenant_of(session, run_id)
+            run, tasks, name = await self._locked(session, tenant or "", run_id)
             pending = await run_store.pending_callbacks(session, run.id)
-            for task in tasks:
-                if task.status in ("running", "waiting") and task.due_at and task.due_at <= now:
-                    outcome = "succeeded" if task.type == "sleep" else "timedout"
-                    rules.end_task(run, tasks, task, outcome, {}, name, now, pending, moves)
-                    break
-            await self._publish(session, run, moves)
+            moves = rules.fire_timer(run, tasks, name, utcnow(), pending)
+            await self._store(session, run, tasks, moves)
         self._committed()
 
     async def _timer_loop(self) -> None:
@@ -203,23 +169,24 @@ class RunEngine:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    async def _locked(self, session, tenant: str, run_id: str):
+    async def _locked(self, session: AsyncSession, tenant: str,
+                      run_id: str) -> tuple[Run, tuple[TaskRun, ...], str]:
+        """The run (its row locked until the transaction ends), its tasks, its workflow's
+        name."""
         run = found(await run_store.get(session, tenant, run_id, for_update=True),
                     "workflow run", run_id)
         tasks = (await run_store.tasks_of(session, [run.id]))[run.id]
-        return run, tasks, await self._workflow_name(session, run)
+        return run, tasks, await workflow_store.name_of(session, run.workflow_id)
 
-    @staticmethod
-    async def _workflow_name(session, run: WorkflowRun) -> str:
-        workflow = await session.get(Workflow, run.workflow_id)
-        return workflow.name if workflow else ""
-
-    async def _publish(self, session, run: WorkflowRun, moves: rules.Moves) -> None:
+    async def _store(self, session: AsyncSession, run: Run, tasks: tuple[TaskRun, ...],
+                     moves: rules.Moves) -> None:
+        """What the move changed, its events and their deliveries, in the caller's
+        transaction."""
+        await run_store.save_moves(session, run, moves.run, tasks, moves.tasks)
         await run_store.forget_callbacks(session, run.id, moves.used_callbacks)
         if moves.events:
-            await self._outbox.add_many(session, run.tenant_id, moves.events,
+            await self._outbox.add_many(session, run.tenant_id, list(moves.events),
                                         workflow_id=run.workflow_id, workflow_run_id=run.id)
-        await session.flush()
 
     def _committed(self) -> None:
         self._outbox.committed()

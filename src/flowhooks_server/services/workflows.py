@@ -8,29 +8,11 @@ from collections.abc import Callable
 
 from flowhooks_server.clock import utcnow
 from flowhooks_server.domain.errors import NotFound, found
-from flowhooks_server.domain.workflows import TaskSpec, Triggers, WorkflowSpec, validate
+from flowhooks_server.domain.workflows import Workflow, WorkflowSpec, validate
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage import tenants as tenant_store
 from flowhooks_server.storage import workflows as workflow_store
 from flowhooks_server.storage.db import Database
-from flowhooks_server.storage.models import Workflow
-
-
-def spec_of(row: Workflow) -> WorkflowSpec:
-    return WorkflowSpec(
-        name=row.name,
-        triggers=Triggers.from_json(row.triggers),
-        tasks=tuple(TaskSpec.from_json(t) for t in row.tasks),
-        params=dict(row.params or {}),
-    )
-
-
-def _write_spec(row: Workflow, spec: WorkflowSpec) -> None:
-    row.name = spec.name
-    row.triggers = spec.triggers.to_json()
-    row.tasks = [task.to_json() for task in spec.tasks]
-    row.params = dict(spec.params)
-
 
 CACHE_TTL_S = 1.0
 CACHE_MAX_ENTRIES = 10_000
@@ -46,11 +28,11 @@ class WorkflowManager:
     async def create(self, tenant: str, spec: WorkflowSpec) -> Workflow:
         validate(spec)
         now = utcnow()
-        row = Workflow(id=new_id("wf"), tenant_id=tenant, created_at=now, updated_at=now)
-        _write_spec(row, spec)
+        workflow = Workflow(id=new_id("wf"), tenant_id=tenant, spec=spec, created_at=now,
+                            updated_at=now)
         async with self._db.session() as session, session.begin():
             await tenant_store.ensure_tenant(session, tenant)
-            return await workflow_store.add(session, row)
+            return await workflow_store.add(session, workflow)
 
     async def get(self, tenant: str, workflow_id: str) -> Workflow:
         async with self._db.session(readonly=True) as session:
@@ -62,11 +44,11 @@ class WorkflowManager:
         hit = self._cache.get(workflow_id)
         if hit is not None and hit[0] > time.monotonic() and hit[1].tenant_id == tenant:
             return hit[1]
-        row = await self.get(tenant, workflow_id)
+        workflow = await self.get(tenant, workflow_id)
         if len(self._cache) >= CACHE_MAX_ENTRIES:
             self._cache.clear()
-        self._cache[workflow_id] = (time.monotonic() + CACHE_TTL_S, row)
-        return row
+        self._cache[workflow_id] = (time.monotonic() + CACHE_TTL_S, workflow)
+        return workflow
 
     async def list(self, tenant: str, limit: int, offset: int,
                    after_id: str | None = None) -> list[Workflow]:
@@ -78,12 +60,11 @@ class WorkflowManager:
         """Apply `edit` to the stored spec, validate the result, and save it."""
         self._cache.pop(workflow_id, None)
         async with self._db.session() as session, session.begin():
-            row = found(await workflow_store.get(session, tenant, workflow_id, for_update=True),
-                        "workflow", workflow_id)
-            after = edit(spec_of(row))
+            workflow = found(await workflow_store.get(session, tenant, workflow_id,
+                                                      for_update=True), "workflow", workflow_id)
+            after = edit(workflow.spec)
             validate(after)
-            _write_spec(row, after)
-            saved = await workflow_store.save(session, row)
+            saved = await workflow_store.save(session, workflow, after)
         self._cache.pop(workflow_id, None)  # again: a read may have cached the old one
         return saved
 

@@ -1,6 +1,6 @@
 """Inbound idempotency keys (`dedupe_keys`): CloudEvent source+id, X-GitHub-Delivery, Slack
 event_id and Idempotency-Key. A key is written in the transaction that writes the runs it
-guards, with their ids as its result (`services.run_starts`); a repeat reads that result."""
+guards, with their ids as its result (`services.group_commit`); a repeat reads that result."""
 
 from __future__ import annotations
 
@@ -26,3 +26,13 @@ async def insert(session: AsyncSession, tenant_id: str, scope: str, key: str,
 async def get(session: AsyncSession, tenant_id: str, scope: str, key: str) -> DedupeKey | None:
     return await session.scalar(select(DedupeKey).where(
         DedupeKey.tenant_id == tenant_id, DedupeKey.scope == scope, DedupeKey.key == key))
+
+
+async def claim(session: AsyncSession, tenant_id: str, scope: str, key: str,
+                run_ids: list[str]) -> list[str] | None:
+    """Take the key for `run_ids`: None when this request is the first, else the run ids its
+    first request wrote."""
+    if await insert(session, tenant_id, scope, key, {"runs": run_ids}):
+        return None
+    row = await get(session, tenant_id, scope, key)
+    return list(row.result.get("runs", [])) if row is not None else []

@@ -1,99 +1,176 @@
-"""Workflow runs, their task runs, and callbacks that arrived before their task (lookback)."""
+"""Workflow runs, their task runs, and callbacks that arrived before their task (lookback).
+Rows are mapped to and from the domain's `Run` and `TaskRun` here, next to their queries;
+nothing above storage sees a row."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowhooks_server.clock import utcnow
+from flowhooks_server.domain.run_records import Run, TaskRun
 from flowhooks_server.ids import new_id
+from flowhooks_server.storage import models
 from flowhooks_server.storage.db import dialect_insert
-from flowhooks_server.storage.models import PendingCallback, TaskRun, WorkflowRun
+
+_Runs = models.WorkflowRun
+_Tasks = models.TaskRun
+_RUNS_TABLE = cast(Table, _Runs.__table__)
+_TASKS_TABLE = cast(Table, _Tasks.__table__)
+_RUN_FIELDS = ("id", "tenant_id", "workflow_id", "trigger", "status", "phase", "params",
+               "created_at", "start_time", "end_time")
+_TASK_FIELDS = ("id", "run_id", "position", "name", "type", "status", "phase", "params",
+                "results", "start_time", "end_time", "due_at")
+# What a move can change (`domain.runs`); the rest is written once, at insert.
+_RUN_MOVES = ("status", "phase", "start_time", "end_time")
+_TASK_MOVES = ("status", "phase", "results", "start_time", "end_time", "due_at")
+
+
+def _run(row: models.WorkflowRun) -> Run:
+    return Run(**{name: getattr(row, name) for name in _RUN_FIELDS})
+
+
+def _task(row: models.TaskRun) -> TaskRun:
+    return TaskRun(**{name: getattr(row, name) for name in _TASK_FIELDS})
+
+
+# -- writes -------------------------------------------------------------------------------------
+
+
+async def insert_runs(session: AsyncSession, runs: Sequence[Run]) -> None:
+    """New runs, in one multi-row statement."""
+    if runs:
+        await session.execute(insert(_RUNS_TABLE), [
+            {name: getattr(run, name) for name in _RUN_FIELDS} for run in runs])
+
+
+async def insert_tasks(session: AsyncSession, tasks: Sequence[TaskRun]) -> None:
+    """New task runs, in one multi-row statement."""
+    if tasks:
+        await session.execute(insert(_TASKS_TABLE), [
+            {name: getattr(task, name) for name in _TASK_FIELDS} for task in tasks])
+
+
+async def save_moves(session: AsyncSession, before: Run, after: Run,
+                     tasks_before: Iterable[TaskRun], tasks_after: Iterable[TaskRun]) -> None:
+    """Write what a move changed: the run's row if it changed, and the changed task rows."""
+    if after != before:
+        await session.execute(update(_RUNS_TABLE).where(_Runs.id == after.id).values(
+            {name: getattr(after, name) for name in _RUN_MOVES}))
+    old = {task.id: task for task in tasks_before}
+    changed = [task for task in tasks_after if old.get(task.id) != task]
+    if changed:
+        # One executemany; the SET columns are the parameters' keys besides `task_id`.
+        statement = update(_TASKS_TABLE).where(_Tasks.id == bindparam("task_id"))
+        await session.execute(statement, [
+            {"task_id": task.id, **{name: getattr(task, name) for name in _TASK_MOVES}}
+            for task in changed])
+
+
+# -- reads --------------------------------------------------------------------------------------
 
 
 async def get(session: AsyncSession, tenant_id: str, run_id: str,
-              for_update: bool = False) -> WorkflowRun | None:
-    query = select(WorkflowRun).where(WorkflowRun.tenant_id == tenant_id,
-                                      WorkflowRun.id == run_id)
+              for_update: bool = False) -> Run | None:
+    query = select(_Runs).where(_Runs.tenant_id == tenant_id, _Runs.id == run_id)
     if for_update:
         query = query.with_for_update()
-    return await session.scalar(query)
+    row = await session.scalar(query)
+    return None if row is None else _run(row)
 
 
-async def tasks_of(session: AsyncSession, run_ids: list[str]) -> dict[str, list[TaskRun]]:
-    rows = await session.scalars(select(TaskRun).where(TaskRun.run_id.in_(run_ids))
-                                 .order_by(TaskRun.run_id, TaskRun.position))
+async def tenant_of(session: AsyncSession, run_id: str) -> str | None:
+    return await session.scalar(select(_Runs.tenant_id).where(_Runs.id == run_id))
+
+
+async def tasks_of(session: AsyncSession,
+                   run_ids: list[str]) -> dict[str, tuple[TaskRun, ...]]:
+    rows = await session.scalars(select(_Tasks).where(_Tasks.run_id.in_(run_ids))
+                                 .order_by(_Tasks.run_id, _Tasks.position))
     by_run: dict[str, list[TaskRun]] = {run_id: [] for run_id in run_ids}
     for row in rows:
-        by_run[row.run_id].append(row)
-    return by_run
+        by_run[row.run_id].append(_task(row))
+    return {run_id: tuple(tasks) for run_id, tasks in by_run.items()}
 
 
 async def page(session: AsyncSession, tenant_id: str, workflow_id: str | None,
-               status: str | None, limit: int, offset: int) -> list[WorkflowRun]:
+               status: str | None, limit: int, offset: int) -> list[Run]:
     """Newest first."""
-    query = select(WorkflowRun).where(WorkflowRun.tenant_id == tenant_id)
+    query = select(_Runs).where(_Runs.tenant_id == tenant_id)
     if workflow_id:
-        query = query.where(WorkflowRun.workflow_id == workflow_id)
+        query = query.where(_Runs.workflow_id == workflow_id)
     if status:
-        query = query.where(WorkflowRun.status == status)
-    query = query.order_by(WorkflowRun.id.desc()).limit(limit).offset(offset)
-    return list(await session.scalars(query))
+        query = query.where(_Runs.status == status)
+    query = query.order_by(_Runs.id.desc()).limit(limit).offset(offset)
+    return [_run(row) for row in await session.scalars(query)]
 
 
 async def task_with_run(session: AsyncSession, tenant_id: str,
-                        task_id: str) -> tuple[TaskRun, WorkflowRun] | None:
+                        task_id: str) -> tuple[TaskRun, Run] | None:
+    """A task run and its run, the run's row locked for the move."""
     found = (await session.execute(
-        select(TaskRun, WorkflowRun).join(WorkflowRun, WorkflowRun.id == TaskRun.run_id)
-        .where(TaskRun.id == task_id, WorkflowRun.tenant_id == tenant_id)
-        .with_for_update(of=WorkflowRun))).first()
-    return (found[0], found[1]) if found else None
+        select(_Tasks, _Runs).join(_Runs, _Runs.id == _Tasks.run_id)
+        .where(_Tasks.id == task_id, _Runs.tenant_id == tenant_id)
+        .with_for_update(of=_Runs))).first()
+    return (_task(found[0]), _run(found[1])) if found else None
 
 
-async def pending_callbacks(session: AsyncSession, run_id: str) -> dict[str, tuple[str, dict]]:
-    rows = await session.scalars(select(PendingCallback).where(PendingCallback.run_id == run_id))
-    return {row.topic: (row.status, row.data) for row in rows}
+async def waiting_external(session: AsyncSession, tenant_id: str, workflow_id: str,
+                           task_name: str, after_id: str, limit: int) -> list[TaskRun]:
+    query = (select(_Tasks).join(_Runs, _Runs.id == _Tasks.run_id)
+             .where(_Runs.tenant_id == tenant_id, _Tasks.type == "external",
+                    _Tasks.status == "waiting", _Tasks.id > after_id)
+             .order_by(_Tasks.id).limit(limit))
+    if workflow_id:
+        query = query.where(_Runs.workflow_id == workflow_id)
+    if task_name:
+        query = query.where(_Tasks.name == task_name)
+    return [_task(row) for row in await session.scalars(query)]
 
 
-async def remember_callback(session: AsyncSession, run_id: str, topic: str, status: str,
-                            data: dict) -> None:
-    """The first callback for a topic not reached yet wins; repeats change nothing."""
-    await session.execute(
-        dialect_insert(session, PendingCallback)
-        .values(id=new_id("cb"), run_id=run_id, topic=topic, status=status, data=data,
-                created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=[PendingCallback.run_id, PendingCallback.topic]))
-
-
-async def forget_callbacks(session: AsyncSession, run_id: str, topics: list[str]) -> None:
-    if topics:
-        await session.execute(delete(PendingCallback).where(
-            PendingCallback.run_id == run_id, PendingCallback.topic.in_(topics)))
+# -- timers -------------------------------------------------------------------------------------
 
 
 async def due_runs(session: AsyncSession, now: datetime, limit: int) -> list[str]:
     """Runs with a task whose timer (sleep end, eventwait timeout) has passed."""
     rows = await session.scalars(
-        select(TaskRun.run_id).where(TaskRun.status.in_(("running", "waiting")),
-                                     TaskRun.due_at <= now).limit(limit))
+        select(_Tasks.run_id).where(_Tasks.status.in_(("running", "waiting")),
+                                    _Tasks.due_at <= now).limit(limit))
     return list(dict.fromkeys(rows))
 
 
 async def next_timer(session: AsyncSession) -> datetime | None:
-    return await session.scalar(select(func.min(TaskRun.due_at)).where(
-        TaskRun.status.in_(("running", "waiting")), TaskRun.due_at.is_not(None)))
+    return await session.scalar(select(func.min(_Tasks.due_at)).where(
+        _Tasks.status.in_(("running", "waiting")), _Tasks.due_at.is_not(None)))
 
 
-async def waiting_external(session: AsyncSession, tenant_id: str, workflow_id: str,
-                           task_name: str, after_id: str, limit: int) -> list[TaskRun]:
-    query = (select(TaskRun).join(WorkflowRun, WorkflowRun.id == TaskRun.run_id)
-             .where(WorkflowRun.tenant_id == tenant_id, TaskRun.type == "external",
-                    TaskRun.status == "waiting", TaskRun.id > after_id)
-             .order_by(TaskRun.id).limit(limit))
-    if workflow_id:
-        query = query.where(WorkflowRun.workflow_id == workflow_id)
-    if task_name:
-        query = query.where(TaskRun.name == task_name)
-    return list(await session.scalars(query))
+# -- callbacks that arrived before their task ---------------------------------------------------
+
+
+async def pending_callbacks(session: AsyncSession,
+                            run_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    rows = await session.scalars(
+        select(models.PendingCallback).where(models.PendingCallback.run_id == run_id))
+    return {row.topic: (row.status, row.data) for row in rows}
+
+
+async def remember_callback(session: AsyncSession, run_id: str, topic: str, status: str,
+                            data: dict[str, Any]) -> None:
+    """The first callback for a topic not reached yet wins; repeats change nothing."""
+    pending = models.PendingCallback
+    await session.execute(
+        dialect_insert(session, pending)
+        .values(id=new_id("cb"), run_id=run_id, topic=topic, status=status, data=data,
+                created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[pending.run_id, pending.topic]))
+
+
+async def forget_callbacks(session: AsyncSession, run_id: str, topics: Sequence[str]) -> None:
+    if topics:
+        await session.execute(delete(models.PendingCallback).where(
+            models.PendingCallback.run_id == run_id,
+            models.PendingCallback.topic.in_(list(topics))))

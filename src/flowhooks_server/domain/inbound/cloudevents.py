@@ -62,7 +62,13 @@ from cloudevents.core.v1.event import CloudEvent
 
 from flowhooks_server.domain import json_doc
 from flowhooks_server.domain.errors import InvalidArgument
-from flowhooks_server.domain.inbound._http import lower_headers, media_type, parse_json
+from flowhooks_server.domain.inbound.http import (
+    is_media_type,
+    lower_headers,
+    media,
+    media_type,
+    parse_json,
+)
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
@@ -192,8 +198,7 @@ def _parse_binary(headers: Mapping[str, str], body: bytes) -> InboundEvent:
     if problems:
         raise InvalidArgument(problems)
     checked = _checked_attributes(attributes)
-    media = _media(content_type) if content_type else None
-    data = _binary_data(media, content_type, body)
+    data = _binary_data(media(content_type) if content_type else None, content_type, body)
     return _event(checked, data, has_data=data is not None)
 
 
@@ -327,8 +332,8 @@ def _json_data(document: Mapping[str, Any], datacontenttype: str | None,
         data = document["data"]
         if not isinstance(data, str | None) and not declares_json(datacontenttype):
             raise InvalidArgument("data", f"must be a string, not {_kind(data)}: the "
-                                          f"datacontenttype {_quote(datacontenttype)} does not "
-                                          f"declare JSON{where}")
+                                          f"datacontenttype {_quote(datacontenttype or '')} "
+                                          f"does not declare JSON{where}")
         return data, True
     if encoded is None:
         return None, False
@@ -351,8 +356,12 @@ def _object(pairs: list[tuple[str, Any]]) -> _Members:
     members = _Members(pairs)
     if len(members) != len(pairs):
         seen: set[str] = set()
-        members.duplicates = tuple(dict.fromkeys(
-            name for name, _ in pairs if name in seen or seen.add(name)))
+        repeated: list[str] = []
+        for name, _ in pairs:
+            if name in seen:
+                repeated.append(name)
+            seen.add(name)
+        members.duplicates = tuple(dict.fromkeys(repeated))
     return members
 
 
@@ -446,7 +455,7 @@ def _dataschema(value: Any) -> str:
 
 def _datacontenttype(value: Any) -> str:
     text = _string(value, CORE_TYPES["datacontenttype"])
-    if _MEDIA_TYPE.fullmatch(text) is None:
+    if not is_media_type(text):
         raise ValueError(f"must be a media type (RFC 2046), such as application/json or "
                          f"text/plain; charset=utf-8: {_quote(text)} is not one")
     return text
@@ -549,27 +558,6 @@ def is_uri_reference(text: str) -> bool:
     return is_uri(text) or _RELATIVE_REF.fullmatch(text) is not None
 
 
-_TOKEN = r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+"  # RFC 2045: no space, controls or tspecials
-_QUOTED = r'"(?:[\t\x20\x21\x23-\x5b\x5d-\x7e]|\\[\t\x20-\x7e])*"'
-_MEDIA_TYPE = re.compile(
-    rf"({_TOKEN})/({_TOKEN})((?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|{_QUOTED}))*)[ \t]*", re.ASCII)
-_PARAMETER = re.compile(rf"({_TOKEN})=({_TOKEN}|{_QUOTED})", re.ASCII)
-
-
-def _media(content_type: str) -> tuple[str, dict[str, str]]:
-    """`Text/Plain; CharSet="utf-8"` -> (`text/plain`, {`charset`: `utf-8`}); the media type
-    and parameter names in lowercase, as RFC 2045 compares them."""
-    match = _MEDIA_TYPE.fullmatch(content_type)
-    if match is None:
-        return content_type.split(";", 1)[0].strip().lower(), {}
-    params = {}
-    for name, value in _PARAMETER.findall(match.group(3)):
-        if value.startswith('"'):
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        params[name.lower()] = value
-    return f"{match.group(1)}/{match.group(2)}".lower(), params
-
-
 def is_json_media(kind: str) -> bool:
     """Whether a media type (without parameters) declares JSON: `*/json` or `*/*+json`."""
     subtype = kind.partition("/")[2]
@@ -579,7 +567,7 @@ def is_json_media(kind: str) -> bool:
 def declares_json(datacontenttype: str | None) -> bool:
     """Whether an event's `data` is JSON: no `datacontenttype` implies `application/json`
     (JSON format §3.1), and any `*/json` or `*/*+json` type declares it."""
-    return datacontenttype is None or is_json_media(_media(datacontenttype)[0])
+    return datacontenttype is None or is_json_media(media(datacontenttype)[0])
 
 
 # -- the SDK's event model --------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from flowhooks_server.domain.errors import InvalidArgument, Unauthenticated
-from flowhooks_server.domain.inbound._http import FORM, lower_headers, media_type, parse_json
+from flowhooks_server.domain.inbound.http import FORM, lower_headers, media_type, parse_json
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 EVENT_HEADER = "x-github-event"

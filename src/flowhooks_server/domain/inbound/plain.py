@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowhooks_server.domain.errors import InvalidArgument
-from flowhooks_server.domain.inbound._http import lower_headers, parse_json
+from flowhooks_server.domain.inbound.http import lower_headers, parse_json
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY = 255

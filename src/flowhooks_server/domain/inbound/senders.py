@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from flowhooks_server.domain.inbound._http import lower_headers
+from flowhooks_server.domain.inbound.http import lower_headers
 
 Sender = Literal["slack", "github", "plain"]
 

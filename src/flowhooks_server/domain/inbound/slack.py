@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from flowhooks_server.domain.errors import InvalidArgument, Unauthenticated
-from flowhooks_server.domain.inbound._http import FORM, lower_headers, media_type, parse_json
+from flowhooks_server.domain.inbound.http import FORM, lower_headers, media_type, parse_json
 
 SIGNATURE_HEADER = "x-slack-signature"
 TIMESTAMP_HEADER = "x-slack-request-timestamp"

@@ -1,0 +1,177 @@
+"""The group commit of new runs: concurrent starts are written together, one transaction and
+a handful of multi-row statements per batch instead of one transaction per run. This is the
+one place a start's future is created (`GroupCommit.write`) and resolved (`_commit`, `stop`).
+
+One request's unit of work (`NewRun`s under one `OnceKey`) is every run it starts, their
+tasks and first lifecycle events with their deliveries (the outbox fan-out), and its
+de-duplication key (SPEC §6 "Atomic de-duplication"). The contract:
+
+- A caller awaits `write(runs, key)`. It resolves with `Started(first=True, run_ids)` only
+  after the COMMIT of the transaction that wrote the key, the runs, their tasks, events and
+  deliveries together; the delivery worker is woken once that commit made a delivery.
+- A repeat key — committed by an earlier request, or taken by an earlier start of the same
+  batch — writes nothing and resolves with `Started(first=False, run_ids)`, the first
+  request's run ids. The key is inserted with ON CONFLICT DO NOTHING in the runs'
+  transaction, so whatever fails (a crash, an outage, a timeout answered 503 after the
+  commit) the key and its runs exist together or not at all, and a retry finds both or writes
+  both. On PostgreSQL a second transaction inserting the same key waits for the first on the
+  unique index, then sees it.
+- A batch that fails on its data (the database refused a statement or a value) is written
+  again one start at a time, so one start the database refuses fails only its own caller,
+  with that error, and the others that shared its batch are written.
+- A batch that fails for want of a database (`storage.errors.is_outage`) fails every caller
+  in it with that error, at once, without a retry: retrying is the client's, and is safe.
+- On shutdown (`stop`), the loop is cancelled; the batch being written and every start still
+  queued fail with `Unavailable`, as does any `write` after `stop`. A batch cancelled during
+  its COMMIT may have committed: the retry then finds its key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from flowhooks_server.background import Background
+from flowhooks_server.domain.errors import Unavailable
+from flowhooks_server.domain.run_records import Run, TaskRun
+from flowhooks_server.services.outbox import Outbox, RunEvent
+from flowhooks_server.storage import dedupe as dedupe_store
+from flowhooks_server.storage import runs as run_store
+from flowhooks_server.storage.db import Database
+from flowhooks_server.storage.errors import is_outage
+
+log = logging.getLogger("flowhooks.runs")
+
+MAX_BATCH = 256
+_STOPPED = "the server is shutting down; retry"
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run ready to be written: the run, its tasks, and the events of its first moves."""
+
+    run: Run
+    tasks: tuple[TaskRun, ...]
+    events: tuple[tuple[str, dict], ...]
+
+
+@dataclass(frozen=True)
+class OnceKey:
+    """A de-duplication key: (tenant, scope, key) is unique."""
+
+    tenant: str
+    scope: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Started:
+    """`first`: this request's runs were written. Otherwise `run_ids` are the first's."""
+
+    first: bool
+    run_ids: list[str]
+
+
+@dataclass
+class _Start:
+    runs: list[NewRun]
+    key: OnceKey | None
+    done: asyncio.Future[Started]
+
+
+class GroupCommit:
+    def __init__(self, db: Database, outbox: Outbox):
+        self._db = db
+        self._outbox = outbox
+        self._queue: list[_Start] = []
+        self._writing: list[_Start] = []
+        self._wake = asyncio.Event()
+        self._loop = Background("run-starts")
+
+    async def start(self) -> None:
+        self._loop.start(self._run)
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+        unfinished, self._writing, self._queue = self._writing + self._queue, [], []
+        _fail(unfinished, Unavailable(_STOPPED))
+
+    async def write(self, runs: list[NewRun], key: OnceKey | None = None) -> Started:
+        """Resolves once the runs (and the key) are committed, or the key was found."""
+        if not self._loop.running:
+            raise Unavailable(_STOPPED)
+        done: asyncio.Future[Started] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Start(runs, key, done))
+        self._wake.set()
+        return await done
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                self._writing, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                await self._commit(self._writing)
+                self._writing = []
+
+    async def _commit(self, batch: list[_Start]) -> None:
+        """Write `batch` and resolve its futures; on a data error, each start alone."""
+        try:
+            outcomes, delivered = await self._write(batch)
+        except Exception as exc:  # noqa: BLE001 - each caller gets the failure
+            if len(batch) == 1 or is_outage(exc):
+                _fail(batch, exc)
+                return
+            log.warning("a group commit of runs failed on its data; writing its starts alone",
+                        extra={"count": len(batch), "error": type(exc).__name__})
+            for item in batch:
+                await self._commit([item])
+            return
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if not item.done.done():
+                item.done.set_result(outcome)
+        if delivered:  # else nobody has anything new to do
+            self._outbox.committed()
+
+    async def _write(self, batch: list[_Start]) -> tuple[list[Started], bool]:
+        """One transaction for the batch: each start's outcome, and whether any delivery was
+        made."""
+        outcomes: list[Started] = []
+        async with self._db.session() as session, session.begin():
+            fresh: list[NewRun] = []
+            in_batch: dict[OnceKey, list[str]] = {}
+            for item in batch:
+                ids = [new.run.id for new in item.runs]
+                if item.key is not None:
+                    if item.key in in_batch:
+                        outcomes.append(Started(False, in_batch[item.key]))
+                        continue
+                    earlier = await dedupe_store.claim(session, item.key.tenant,
+                                                       item.key.scope, item.key.key, ids)
+                    if earlier is not None:
+                        outcomes.append(Started(False, earlier))
+                        continue
+                    in_batch[item.key] = ids
+                outcomes.append(Started(True, ids))
+                fresh.extend(item.runs)
+            if not fresh:
+                return outcomes, False
+            await run_store.insert_runs(session, [new.run for new in fresh])
+            await run_store.insert_tasks(session, [t for new in fresh for t in new.tasks])
+            by_tenant: dict[str, list[RunEvent]] = defaultdict(list)
+            for new in fresh:
+                by_tenant[new.run.tenant_id] += [(t, d, new.run.workflow_id, new.run.id)
+                                                 for t, d in new.events]
+            delivered = False
+            for tenant, events in by_tenant.items():
+                if events:
+                    delivered |= await self._outbox.add_each(session, tenant, events)
+        return outcomes, delivered
+
+
+def _fail(batch: list[_Start], exc: BaseException) -> None:
+    for item in batch:
+        if not item.done.done():
+            item.done.set_exception(exc)
