@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup generate check-generated lint run test bench migrate
+.PHONY: setup generate check-generated lint run test test-unit bench migrate
 
 setup: $(STAMP)
 
@@ -37,6 +37,12 @@ run: setup
 
 test: setup
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+# The base of the pyramid (SPEC §10): pure code only, no database, server, subprocess or network
+# (tests/conftest.py files each test by what it uses). Runs in seconds; most of them go to the
+# property-based tests, which PYTEST_ARGS='-m "unit and not fuzz"' leaves out.
+test-unit: setup
+	$(VENV)/bin/pytest -q -m unit $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m scripts.bench

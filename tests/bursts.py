@@ -55,7 +55,7 @@ async def publish_burst(publisher, tenant: str, count: int,
                 ids.append(published.event.id)
         publisher.outbox.committed()
         if pause_s:
-            await asyncio.sleep(pause_s)
+            await asyncio.sleep(pause_s)  # pacing the load, as asked
     return ids
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import secrets
 import sys
+import types
 from pathlib import Path
 
 import aiohttp
@@ -109,22 +111,88 @@ async def db(storage_url):
     await database.dispose()
 
 
-# SPEC §10 test layers, selectable with `-m unit`, `-m integration` or `-m e2e`: a test is
+# SPEC §10 test layers, selectable with `-m unit`, `-m integration` or `-m e2e`. A test is
 # end to end when it drives a real stack (server + Envoy), integration when it uses a real
-# database without one, and a unit test otherwise.
+# database, a server, a subprocess or the network without one, and a unit test only when it
+# uses none of these. What a test uses is read from the fixtures it requests (transitively)
+# and from the names referenced by its code, its fixtures' code and the helpers of tests/ they
+# call, so a test that starts a stack or a receiver inline is filed as surely as one that asks
+# for a fixture. A layer marker written on a test wins over the rule.
+LAYERS = ("unit", "integration", "e2e")
+TESTS = Path(__file__).resolve().parent
 E2E_FIXTURES = frozenset({"stack", "rest", "channel", "insecure_stack", "irest", "itenant",
-                          "tenant", "other_tenant", "fresh_database_url", "publisher",
-                          "walkthrough_stack"})
-INTEGRATION_FIXTURES = frozenset({"db", "storage_url", "database_url", "receiver",
-                                  "tls_receiver"})
+                          "tenant", "other_tenant", "publisher", "walkthrough_stack"})
+# `fresh_database_url` is only a database: a test that starts a stack on it names `Stack`.
+INTEGRATION_FIXTURES = frozenset({"db", "storage_url", "database_url", "fresh_database_url",
+                                  "receiver", "tls_receiver", "insecure_database_url"})
+# Names whose use means a stack of flowhooks (server + Envoy) is started.
+E2E_NAMES = frozenset({"Stack", "own_stack", "insecure"})
+# Names whose use means a database, a server, a subprocess or a connection.
+INTEGRATION_NAMES = frozenset({
+    "Database", "create_pg_database", "sqlite_url", "upgrade_sync", "PgCluster",  # databases
+    "Receiver", "Listener", "FakeUpstream", "add_insecure_port",  # servers on loopback
+    "EnvoyProcess", "start_envoy", "subprocess", "create_subprocess_exec",  # subprocesses
+    "_plugin_or_skip",  # runs the protoc-gen-openapiv2 plugin
+    "Sender", "ClientSession", "create_connection", "open_connection", "urlopen",  # network
+})
 
 
-def pytest_collection_modifyitems(config, items):
+def _code_names(code: types.CodeType) -> set[str]:
+    """Every global and attribute name `code` and the functions nested in it refer to."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _code_names(const)
+    return names
+
+
+def _function_names(fn: object, seen: set[object] | None = None) -> set[str]:
+    """The names `fn` refers to, and those of the helpers of tests/ it calls, transitively."""
+    fn = inspect.unwrap(getattr(getattr(fn, "hypothesis", None), "inner_test", fn))
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return set()
+    seen = set() if seen is None else seen
+    seen.add(fn)
+    names = _code_names(code)
+    for name in list(names):
+        helper = getattr(fn, "__globals__", {}).get(name)
+        if (inspect.isfunction(helper) and helper not in seen
+                and Path(helper.__code__.co_filename).is_relative_to(TESTS)):
+            names |= _function_names(helper, seen)
+    return names
+
+
+def _referenced_names(item: pytest.Item) -> set[str]:
+    """The names used by the test's code and by the code of every fixture it uses."""
+    names = _function_names(getattr(item, "function", None))
+    fixtureinfo = getattr(item, "_fixtureinfo", None)
+    for defs in getattr(fixtureinfo, "name2fixturedefs", {}).values():
+        for fixturedef in defs:
+            names |= _function_names(fixturedef.func)
+    return names
+
+
+def layer_of(item: pytest.Item) -> str:
+    """The test layer of `item` (see above)."""
+    written = [m.name for m in item.iter_markers() if m.name in LAYERS]
+    if written:
+        return written[0]
+    used = set(getattr(item, "fixturenames", ()))
+    names = _referenced_names(item)
+    if used & E2E_FIXTURES or names & E2E_NAMES:
+        return "e2e"
+    if used & INTEGRATION_FIXTURES or names & INTEGRATION_NAMES:
+        return "integration"
+    return "unit"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        used = set(getattr(item, "fixturenames", ()))
-        if used & E2E_FIXTURES:
-            item.add_marker(pytest.mark.e2e)
-        elif used & INTEGRATION_FIXTURES:
-            item.add_marker(pytest.mark.integration)
-        else:
-            item.add_marker(pytest.mark.unit)
+        layer = layer_of(item)
+        if item.get_closest_marker(layer) is None:
+            item.add_marker(getattr(pytest.mark, layer))
+        # Property-based tests are `fuzz` too (pyproject's marker), whatever their layer.
+        if hasattr(getattr(item, "function", None), "hypothesis") and \
+                item.get_closest_marker("fuzz") is None:
+            item.add_marker(pytest.mark.fuzz)

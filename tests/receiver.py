@@ -83,7 +83,7 @@ class Receiver:
             self.arrived.notify_all()
         reply = self.script.popleft() if self.script else self.default
         if reply.delay_s:
-            await asyncio.sleep(reply.delay_s)
+            await asyncio.sleep(reply.delay_s)  # a slow receiver: the behaviour scripted
         got.replied = time.monotonic()
         if isinstance(reply.body, bytes):
             return web.Response(status=reply.status, body=reply.body, headers=reply.headers)

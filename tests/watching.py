@@ -39,10 +39,3 @@ class RestWatch:
     async def take(self, count: int, timeout_s: float = 10.0) -> list[dict]:
         return [await self.next(timeout_s) for _ in range(count)]
 
-    async def quiet(self, seconds: float = 0.5) -> bool:
-        """True if nothing arrives for `seconds`."""
-        try:
-            got = await self.next(seconds)
-        except TimeoutError:
-            return True
-        raise AssertionError(f"unexpected entry {got}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,7 @@ import pytest
 from flowhooks.v1 import tokens_pb2, tokens_pb2_grpc, webhooks_pb2, webhooks_pb2_grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from waiting import until
 
 ALL_TENANT_PERMISSIONS = ["webhooks:read", "webhooks:list", "webhooks:write", "tokens:write"]
 
@@ -111,7 +111,8 @@ async def test_expired_token_is_401(rest, stack):
                                  expiresAt=soon)
     status, _ = await rest.call("GET", "/api/v2/tokens", token=created["token"])
     assert status == 200
-    await asyncio.sleep(1.5)
+    expiry = datetime.fromisoformat(soon.replace("Z", "+00:00"))
+    await until(lambda: datetime.now(UTC) > expiry, 5, "the token's expiry has passed")
     status, body = await rest.call("GET", "/api/v2/tokens", token=created["token"])
     assert status == 401 and body["code"] == 16
 
@@ -245,10 +246,14 @@ async def test_message_over_limit_over_grpc_is_resource_exhausted(channel, stack
 async def test_tokens_never_appear_in_logs(rest, stack):
     tenant = new_tenant()
     created = await create_token(rest, stack.bootstrap_token, tenant, ["tokens:write"])
+    listed = '"rpc": "/flowhooks.v1.TokenService/ListTokens"'
+    before = stack.logs().count(listed)
     await rest.call("GET", f"/api/v2/tokens?access_token={created['token']}")
     await rest.call("GET", "/api/v2/tokens", token=created["token"])
     await rest.call("GET", "/api/v2/tokens", token=created["token"] + "x")
-    await asyncio.sleep(0.2)
+    # The three requests are logged once their lines are in the file.
+    await until(lambda: stack.logs().count(listed) >= before + 3, 5,
+                "the three ListTokens requests were logged")
     logs = stack.logs()
     assert '"rpc": "/flowhooks.v1.TokenService/ListTokens"' in logs
     assert created["token"] not in logs

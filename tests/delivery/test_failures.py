@@ -4,7 +4,6 @@ failures, and failure alerts. Retry intervals are kept tiny so the file runs fas
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from itertools import pairwise
 
@@ -13,10 +12,12 @@ from harness import free_port, wait_for
 from receiver import Receiver, Reply
 from sqlalchemy import update
 from tenancy import make_tenant
+from waiting import deliveries_settled, quiescent, until
 
 from flowhooks_server.storage.models import Webhook
 
-QUIET_S = 0.5  # how long "nothing more happens" is watched for
+# What a retry may wait beyond its jittered backoff: the worker's polling and scheduling.
+SCHEDULING_SLACK_S = 0.8
 
 
 def _handling(triggers: list[str], *, type: str = "linear", interval: str = "0.05s",
@@ -76,9 +77,19 @@ async def _no_diverted(rest, tenant, hook_id: str) -> None:
     assert (status, records) == (200, []), records
 
 
-async def _stays_at(receiver: Receiver, count: int) -> None:
-    await asyncio.sleep(QUIET_S)
-    assert len(receiver.requests) == count, receiver.event_ids()
+async def _stays_at(publisher, receiver: Receiver, count: int, *hook_ids: str) -> None:
+    """Nothing more reaches `receiver`: once the worker has nothing left to send for
+    `hook_ids` (no delivery in flight or claimable, see tests/waiting.py), it got `count`."""
+    await quiescent(deliveries_settled(publisher.db, *hook_ids),
+                    lambda: len(receiver.requests), count,
+                    what=f"the receiver got {count} requests, and no more")
+
+
+def _waited_the_backoff(gap: float, backoff_s: float) -> bool:
+    """The wait before a retry was its configured backoff: no less than the −10 % jitter
+    allows, no more than +10 % and the worker's scheduling slack. The exact schedule is
+    covered by tests/domain/test_retries_unit.py."""
+    return 0.9 * backoff_s - 0.001 <= gap <= 1.1 * backoff_s + SCHEDULING_SLACK_S
 
 
 def _scheduled_wait_s(entry: dict) -> float:
@@ -117,9 +128,9 @@ async def test_linear_retries_until_success(irest, itenant, receiver, publisher)
 
     assert [r.event_id for r in requests] == [event_id] * 3
     first, second = _gaps(requests)
-    # interval × k with ±10 % jitter, plus scheduling slack on top.
-    assert 0.17 <= first <= 0.2 + 0.6, first
-    assert 0.35 <= second <= 0.4 + 0.8, second
+    # Linear: interval × k, so 0.2 s then 0.4 s.
+    assert _waited_the_backoff(first, 0.2), first
+    assert _waited_the_backoff(second, 0.4), second
 
     logs = await _logs_after(irest, itenant, hook_id, 3)
     assert _statuses(logs) == ["succeeded", "retrying", "retrying"]
@@ -132,7 +143,7 @@ async def test_linear_retries_until_success(irest, itenant, receiver, publisher)
     done = logs[0]
     assert done["responseStatusCode"] == 200 and done["failureTrigger"] == ""
     assert done["error"] == "" and "nextAttemptAt" not in done
-    await _stays_at(receiver, 3)
+    await _stays_at(publisher, receiver, 3, hook_id)
     assert len(await _logs(irest, itenant, hook_id)) == 3
     await _no_diverted(irest, itenant, hook_id)
 
@@ -143,8 +154,9 @@ async def test_exponential_retries_double_the_wait(irest, itenant, receiver, pub
     receiver.respond(500, 500, default=200)
     await publisher.publish(itenant.id)
     first, second = _gaps(await receiver.wait_for(3))
-    assert 0.085 <= first <= 0.1 + 0.6, first
-    assert 0.17 <= second <= 0.2 + 0.6, second
+    # Exponential: interval × 2^(k−1), so 0.1 s then 0.2 s.
+    assert _waited_the_backoff(first, 0.1), first
+    assert _waited_the_backoff(second, 0.2), second
     logs = await _logs_after(irest, itenant, hook_id, 3)
     assert _statuses(logs) == ["succeeded", "retrying", "retrying"]
     assert 0.18 - 0.001 <= _scheduled_wait_s(logs[1]) <= 0.22 + 0.001
@@ -161,7 +173,7 @@ async def test_failure_outside_the_triggers_is_not_retried(irest, itenant, recei
     assert entry["status"] == "failed" and entry["failureTrigger"] == "4xx"
     assert entry["responseStatusCode"] == 404 and entry["eventId"] == event_id
     assert "nextAttemptAt" not in entry
-    await _stays_at(receiver, 1)
+    await _stays_at(publisher, receiver, 1, hook_id)
     assert len(await _logs(irest, itenant, hook_id)) == 1
     await _no_diverted(irest, itenant, hook_id)
 
@@ -181,7 +193,7 @@ async def test_exact_status_trigger(irest, itenant, receiver, publisher):
     logs = await _logs_after(irest, itenant, hook_id, 3)
     assert logs[0]["status"] == "failed" and logs[0]["failureTrigger"] == "4xx"
     assert logs[0]["responseStatusCode"] == 400
-    await _stays_at(receiver, 3)
+    await _stays_at(publisher, receiver, 3, hook_id)
     assert len(await _logs(irest, itenant, hook_id)) == 3
 
 
@@ -238,7 +250,7 @@ async def test_huge_interval_never_overflows(irest, itenant, receiver, publisher
     [entry] = await _logs_after(irest, itenant, hook_id, 1)
     assert entry["status"] == "retrying"
     assert 0 < _scheduled_wait_s(entry) <= 31 * 86400, entry
-    await _stays_at(receiver, 1)
+    await _stays_at(publisher, receiver, 1, hook_id)
 
 
 # -- final failure: divert, fail, alert -----------------------------------------------------
@@ -284,7 +296,7 @@ async def test_diverted_event_is_listed_and_resent(irest, itenant, receiver, pub
     assert _statuses(logs) == ["succeeded", "diverted", "retrying"]
     assert logs[0]["eventId"] == event_id
     await _no_diverted(irest, itenant, hook_id)
-    await _stays_at(receiver, 3)
+    await _stays_at(publisher, receiver, 3, hook_id)
 
 
 async def test_resend_that_fails_again_is_diverted_again(irest, itenant, receiver, publisher):
@@ -355,7 +367,7 @@ async def test_diverted_event_delete_and_permissions(irest, itenant, receiver, p
         assert event_id not in str(body)
     status, after = await irest.call("GET", base, token=itenant.token)
     assert (status, after) == (200, before)
-    await _stays_at(receiver, 2)
+    await _stays_at(publisher, receiver, 2, hook_id)
 
     status, _ = await irest.call("DELETE", base, token=itenant.token)
     assert status == 200
@@ -375,7 +387,7 @@ async def test_final_failure_without_divert_is_failed(irest, itenant, receiver, 
     logs = await _logs_after(irest, itenant, hook_id, 2)
     assert _statuses(logs) == ["failed", "retrying"]
     assert logs[0]["failureTrigger"] == "5xx" and "nextAttemptAt" not in logs[0]
-    await _stays_at(receiver, 2)
+    await _stays_at(publisher, receiver, 2, hook_id)
     assert len(await _logs(irest, itenant, hook_id)) == 2
     await _no_diverted(irest, itenant, hook_id)
 
@@ -391,7 +403,8 @@ async def test_alert_endpoint_gets_the_final_failure(irest, itenant, receiver, o
     assert alert.json == {"webhook": hook_id, "eventLocator": event_id,
                           "failureTrigger": "5xx", "failureMessage": "receiver answered 500"}
     assert len(receiver.requests) == 2
-    await _stays_at(other_receiver, 1)
+    # An alert goes out on a final failure: none can follow once the delivery is finished.
+    await _stays_at(publisher, other_receiver, 1, hook_id)
 
 
 async def test_deleting_a_webhook_mid_attempt_stalls_nothing(irest, itenant, receiver,
@@ -405,7 +418,8 @@ async def test_deleting_a_webhook_mid_attempt_stalls_nothing(irest, itenant, rec
     status, _ = await irest.call("DELETE", f"/event/{itenant.id}/webhooks/{doomed}",
                                  token=itenant.token)
     assert status == 200
-    await asyncio.sleep(0.6)  # the final attempt ends, for a webhook that is gone
+    final = receiver.requests[1]
+    await until(lambda: final.replied, 5, "the final attempt, for a webhook that is gone, ended")
 
     event_id = (await publisher.publish(itenant.id))[0]
     await other_receiver.wait_for(2)
@@ -413,7 +427,7 @@ async def test_deleting_a_webhook_mid_attempt_stalls_nothing(irest, itenant, rec
     assert _statuses(logs) == ["succeeded", "succeeded"] and logs[0]["eventId"] == event_id
     status, _ = await _diverted(irest, itenant, doomed)
     assert status == 404
-    await _stays_at(receiver, 2)
+    await _stays_at(publisher, receiver, 2, doomed, healthy)
 
 
 # -- suspension and ordering --------------------------------------------------------------
@@ -438,7 +452,7 @@ async def test_suspend_holds_then_releases_in_order(irest, itenant, receiver, pu
     logs = await _logs_after(irest, itenant, hook_id, 7)
     assert _statuses(logs[:5]) == ["held"] * 5
     assert [e["eventId"] for e in reversed(logs[:5])] == held_ids
-    await _stays_at(receiver, 2)
+    await _stays_at(publisher, receiver, 2, hook_id)
 
     receiver.respond(default=200)
     unsuspend = f"/event/{itenant.id}/webhooks/{hook_id}/unsuspend"
@@ -456,7 +470,7 @@ async def test_suspend_holds_then_releases_in_order(irest, itenant, receiver, pu
     status, _ = await irest.call("PATCH", unsuspend, token=itenant.token)
     assert status == 200
     assert await _hook(irest, itenant, hook_id) == hook
-    await _stays_at(receiver, 7)
+    await _stays_at(publisher, receiver, 7, hook_id)
     assert len(await _logs(irest, itenant, hook_id)) == 12
 
 
@@ -495,7 +509,7 @@ async def test_ordered_webhook_keeps_order_under_failures(irest, itenant, receiv
     succeeded = [e["eventId"] for e in reversed(logs) if e["status"] == "succeeded"]
     assert succeeded == event_ids
     assert _statuses(logs[-2:]) == ["retrying", "retrying"]
-    await _stays_at(receiver, 7)
+    await _stays_at(publisher, receiver, 7, hook_id)
     await _no_diverted(irest, itenant, hook_id)
 
 
@@ -521,7 +535,7 @@ async def test_ordered_suspension_holds_the_queue(irest, itenant, receiver, publ
     # The next in line is held when it comes up; the one behind it waits its turn unlogged.
     assert _statuses(logs) == ["held", "failed", "retrying"]
     assert logs[0]["eventId"] == event_ids[1] and logs[0]["attempt"] == 0
-    await _stays_at(receiver, 2)
+    await _stays_at(publisher, receiver, 2, hook_id)
     assert len(await _logs(irest, itenant, hook_id)) == 3
 
     status, _ = await irest.call("PATCH", f"/event/{itenant.id}/webhooks/{hook_id}/unsuspend",

@@ -16,6 +16,7 @@ from bursts import DbPublisher, all_arrive, overlaps, own_stack, publish_burst
 from harness import Rest, Stack, wait_for
 from receiver import Reply
 from tenancy import Tenant, make_tenant
+from waiting import deliveries_settled, until
 from watching import RestWatch
 
 from flowhooks_server.delivery.worker import LEASE_MARGIN_S
@@ -76,6 +77,15 @@ async def wait_all_succeeded(stack: Stack, tenant: Tenant, ids, timeout_s: float
         await asyncio.sleep(0.1)
 
 
+async def _sent_and_answered(publisher: DbPublisher, hook: str, receiver) -> None:
+    """Settled, before counting what was sent: every delivery of `hook` is recorded (none in
+    flight or due, see tests/waiting.py), and every request that reached the receiver has
+    been answered, so `overlaps` judges whole requests."""
+    await until(deliveries_settled(publisher.db, hook), 60, "every delivery was recorded")
+    await until(lambda: all(r.replied for r in receiver.requests), 10,
+                "every request was answered")
+
+
 async def test_kill_9_mid_burst_loses_nothing(fresh_database_url, tmp_path, ca_file, receiver,
                                               backend):
     receiver.respond(default=Reply(200, delay_s=0.02))
@@ -126,6 +136,7 @@ async def test_two_processes_share_a_burst(fresh_database_url, tmp_path, ca_file
         await start(two)
         tenant, _ = await setup_webhook(one, receiver.url, timeout="1s")
         publisher = DbPublisher(fresh_database_url)
+        marker: list[str] = []
         async with aiohttp.ClientSession() as session:
             # A watcher on each process sees every attempt, whichever process made it.
             watches = [RestWatch(Rest(s.rest, session), "/webhooks/logs/watch", tenant.token)
@@ -141,15 +152,20 @@ async def test_two_processes_share_a_burst(fresh_database_url, tmp_path, ca_file
                     for watch in watches:
                         seen = await watch.take(len(ids))
                         assert sorted(e["eventId"] for e in seen) == sorted(ids)
-                        assert await watch.quiet(0.5)
+                    # Nothing more, nothing twice: entries come in commit order, so the entry
+                    # after the burst on each watch is the one of an event published after it.
+                    marker = await publisher.publish(tenant.id)
+                    for watch in watches:
+                        assert (await watch.next())["eventId"] == marker[0]
             finally:
                 await publisher.close()
-        assert set(receiver.event_ids()) == set(ids)
+        assert set(receiver.event_ids()) == set(ids) | set(marker)
         assert overlaps(receiver.requests) == []
-        # No lease ran out here, so nothing was sent twice at all.
-        assert len(receiver.requests) == len(ids), len(receiver.requests) - len(ids)
+        # No lease ran out here, so nothing was sent twice at all (the marker included).
+        sent = len(ids) + len(marker)
+        assert len(receiver.requests) == sent, len(receiver.requests) - sent
         attempts = [s.logs().count('"delivery attempt"') for s in (one, two)]
-        assert all(attempts) and sum(attempts) == len(ids), attempts
+        assert all(attempts) and sum(attempts) == sent, attempts
 
 
 async def test_sigterm_finishes_in_flight_and_releases_the_rest(
@@ -172,7 +188,12 @@ async def test_sigterm_finishes_in_flight_and_releases_the_rest(
             async def quick_ones_replied():
                 return sum(r.replied > 0 for r in receiver.requests) >= len(ids) - slow
             await wait_for(quick_ones_replied, 10)
-            await asyncio.sleep(0.3)  # their outcomes get recorded
+
+            async def quick_ones_recorded():
+                logged = await succeeded_in_logs(first, tenant)
+                return all(any(x["status"] == "succeeded" for x in logged.get(e, ()))
+                           for e in set(ids) - stuck)
+            await until(quick_ones_recorded, 10, "the quick attempts' outcomes were recorded")
 
             # An open watch stream ends with the shutdown instead of holding it up (while
             # the server waits for open calls, the worker would still be taking work).
@@ -180,10 +201,12 @@ async def test_sigterm_finishes_in_flight_and_releases_the_rest(
                 async with RestWatch(Rest(first.rest, session), "/webhooks/logs/watch",
                                      tenant.token) as watch:
                     stopping = asyncio.create_task(asyncio.to_thread(first.stop))
-                    await asyncio.sleep(1.0)  # SIGTERM taken: no new work from now on
-                    later = await publish_burst(publisher, tenant.id, 10)
+                    # SIGTERM taken: the stream ends when the watch feed stops, and the worker
+                    # stops claiming right after it (`App.stop`); no new work from then on.
                     with pytest.raises((EOFError, aiohttp.ClientPayloadError)):
                         await watch.next(timeout_s=5)
+                    later = await publish_burst(publisher, tenant.id, 10)
+                    assert not stopping.done(), "published after the stop, not meanwhile"
                     assert await stopping == 0, first.logs()
             assert not set(later) & set(receiver.event_ids()), "claimed while stopping"
             assert '"leases released"' in first.logs()
@@ -222,14 +245,14 @@ async def test_claims_queued_behind_a_slow_webhook_keep_their_lease(
     two.bootstrap_token = one.bootstrap_token
     async with stacks(one, two):
         await start(one)
-        tenant, _ = await setup_webhook(one, receiver.url, timeout="3.5s")
+        tenant, hook = await setup_webhook(one, receiver.url, timeout="3.5s")
         publisher = DbPublisher(fresh_database_url)
         try:
             ids = await publish_burst(publisher, tenant.id, 512)
             await receiver.wait_for(32)
             await start(two)
             await all_arrive(receiver, ids, 60)
-            await asyncio.sleep(3.5)  # anything sent twice has arrived and replied
+            await _sent_and_answered(publisher, hook, receiver)
         finally:
             await publisher.close()
         # Every attempt succeeds within the timeout: nothing had a reason to go twice.
@@ -250,12 +273,12 @@ async def test_a_slow_webhook_backlog_is_sent_once(fresh_database_url, tmp_path,
     stack = own_stack(fresh_database_url, tmp_path / "one", ca_file)
     async with stacks(stack):
         await start(stack)
-        tenant, _ = await setup_webhook(stack, receiver.url, timeout="3.5s")
+        tenant, hook = await setup_webhook(stack, receiver.url, timeout="3.5s")
         publisher = DbPublisher(fresh_database_url)
         try:
             ids = await publish_burst(publisher, tenant.id, 640)
             await all_arrive(receiver, ids, 60)
-            await asyncio.sleep(3.5)  # anything sent twice has arrived and replied
+            await _sent_and_answered(publisher, hook, receiver)
         finally:
             await publisher.close()
         assert overlaps(receiver.requests) == []

@@ -12,6 +12,7 @@ from bursts import publish_burst
 from flowhooks.v1 import delivery_logs_pb2, delivery_logs_pb2_grpc
 from harness import wait_for
 from tenancy import field_violations, make_tenant
+from waiting import deliveries_settled, quiescent
 from watching import RestWatch
 
 ENTRY_FIELDS = {"id", "webhookId", "eventId", "eventType", "attempt", "status", "url",
@@ -134,8 +135,17 @@ async def test_watch_filters_by_webhook_and_event_type(irest, itenant, receiver,
         [own] = await publisher.publish(other.id, 1)
         first = await others.next()
         assert (first["webhookId"], first["eventId"]) == (other_hook, own)
-        for watch in (by_hook, by_type, as_admin, others):
-            assert await watch.quiet(0.3)
+        # Nothing more on any watch: entries come in commit order, so one more event on
+        # each side is the next entry every watcher gets, with nothing else before it.
+        [marker] = await publisher.publish(itenant.id, 1, "workflow.failed")
+        [other_marker] = await publisher.publish(other.id, 1)
+        assert [(e["webhookId"], e["eventId"]) for e in await by_hook.take(1)] == [
+            (hook_a, marker)]
+        for watch in (by_type, as_admin):
+            assert {(e["webhookId"], e["eventId"]) for e in await watch.take(2)} == {
+                (hook_a, marker), (hook_b, marker)}
+        last = await others.next()
+        assert (last["webhookId"], last["eventId"]) == (other_hook, other_marker)
 
 
 async def test_watch_across_tenants_is_refused(irest, itenant, receiver, insecure_stack):
@@ -225,7 +235,7 @@ async def test_test_endpoint_sends_and_logs(irest, itenant, receiver):
 
 
 async def test_test_endpoint_unknown_or_foreign_webhook_sends_nothing(irest, itenant, receiver,
-                                                                      insecure_stack):
+                                                                      insecure_stack, publisher):
     hook = await subscribe(irest, itenant, receiver.url)
     other = await make_tenant(irest, insecure_stack.bootstrap_token)
     status, body = await irest.call("POST", "/webhooks/wh_unknown/test", token=itenant.token,
@@ -234,8 +244,10 @@ async def test_test_endpoint_unknown_or_foreign_webhook_sends_nothing(irest, ite
     status, body = await irest.call("POST", f"/webhooks/{hook}/test", token=other.token,
                                     json={})
     assert status == 404, body
-    await asyncio.sleep(0.3)
-    assert receiver.requests == []
+    # Nothing was queued for the webhook (a test send goes through its deliveries), so
+    # nothing can reach the receiver.
+    await quiescent(deliveries_settled(publisher.db, hook), lambda: receiver.requests, [],
+                    what="the receiver got nothing")
     for tenant in (itenant, other):
         status, entries = await irest.call("GET", "/webhooks/logs/all", token=tenant.token)
         assert status == 200 and entries == []
@@ -295,7 +307,9 @@ async def test_a_slow_watcher_misses_nothing(insecure_stack, irest, itenant, rec
             ids = await publish_burst(publisher, itenant.id, count, chunk=500)
             await wait_for(lambda: _all_logged(irest, itenant, count), 60)
             got = await watch.take(count)
-            assert await watch.quiet(0.3)
+            # Nothing more, nothing twice: the entry after the burst is the next event's.
+            [marker] = await publisher.publish(itenant.id, 1)
+            assert (await watch.next())["eventId"] == marker
         seen = [(position(e["cursor"]), e["eventId"]) for e in got]
     assert [c for c, _ in seen] == sorted({c for c, _ in seen})
     assert sorted(e for _, e in seen) == sorted(ids)

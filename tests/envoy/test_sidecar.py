@@ -139,7 +139,7 @@ class Logs(delivery_logs_pb2_grpc.DeliveryLogServiceServicer):
     async def WatchLogs(self, request, context):
         for i in range(3):
             if i:
-                await asyncio.sleep(WATCH_GAP_S)
+                await asyncio.sleep(WATCH_GAP_S)  # entries that come apart: what is tested
             if (request.webhook_id, i) in (("boom", 1), ("gone", 0)):
                 await context.abort(grpc.StatusCode.NOT_FOUND, "webhook went away")
             yield delivery_logs_pb2.DeliveryLogEntry(

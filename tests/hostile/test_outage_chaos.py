@@ -75,7 +75,7 @@ async def _send_until_acknowledged(rest, tenant, workflow_id: str, key: str) -> 
         except (aiohttp.ClientError, TimeoutError):
             pass
         assert time.monotonic() < deadline, f"{key} was never acknowledged"
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.1)  # a sender's pause between retries
 
 
 async def test_database_restart_under_load_loses_and_doubles_nothing(cluster, tmp_path,
@@ -102,7 +102,9 @@ async def test_database_restart_under_load_loses_and_doubles_nothing(cluster, tm
                 return sum(t.done() for t in load) >= REQUESTS // 4
             await wait_for(a_quarter_done, 30)
             await asyncio.to_thread(cluster.stop, "immediate")
-            await asyncio.sleep(2.0)  # requests fail meanwhile and are retried
+            # The outage itself lasts 2 s (the behaviour under test): requests fail meanwhile
+            # and are retried.
+            await asyncio.sleep(2.0)
             await asyncio.to_thread(cluster.start)
             acknowledged = dict(zip(keys, await asyncio.gather(*load), strict=True))
 

@@ -18,7 +18,7 @@ from flowhooks_server.storage.tenants import ensure_tenant
 
 def test_new_id_is_prefixed_and_time_sortable():
     first = new_id("wh")
-    time.sleep(0.002)
+    time.sleep(0.002)  # ids made in different milliseconds: the order under test
     second = new_id("wh")
     assert first.startswith("wh_") and len(first) == 29
     assert first < second
