@@ -160,3 +160,39 @@ async def test_an_event_that_cannot_be_rendered_is_finished_as_failed(irest, ins
     failed = [e for e in logs if e["status"] == "failed"]
     assert len(failed) == 1 and "could not be prepared" in failed[0]["error"], logs
     assert len(receiver.requests) == 2  # the unrenderable event never went out
+
+
+async def test_a_webhook_whose_stored_settings_cannot_be_read_stalls_no_claim(
+        irest, insecure_stack, receiver):
+    """A webhook row whose failure handling no version of the code wrote (a hand edit, a
+    bad migration) fails its own deliveries with the reason; the claim that picked them up
+    still hands out everyone else's, and nothing is sent to the broken webhook."""
+    broken_tenant, broken_hook = await hook_for(irest, insecure_stack, receiver.url)
+    tenant, hook_id = await hook_for(irest, insecure_stack, receiver.url)
+    publisher = DbPublisher(insecure_stack.database_url)
+    try:
+        async with publisher.db.session() as session, session.begin():
+            await session.execute(
+                Webhook.__table__.update().where(Webhook.id == broken_hook)
+                .values(failure_handling={"retry": "not an object"}, updated_at=utcnow()))
+        broken = await publish_burst(publisher, broken_tenant.id, 2)
+        good = await publish_burst(publisher, tenant.id, 3)
+    finally:
+        await publisher.close()
+    await all_arrive(receiver, good, timeout_s=15)
+    # Read from the database: the webhook's own API cannot read that row either.
+    reader = DbPublisher(insecure_stack.database_url)
+    try:
+        async def both_logged():
+            async with reader.db.session(readonly=True) as session:
+                rows = (await session.scalars(select(DeliveryLog).where(
+                    DeliveryLog.webhook_id == broken_hook))).all()
+            return rows if len(rows) >= 2 else None
+        logs = await wait_for(both_logged, timeout_s=15)
+    finally:
+        await reader.close()
+    assert {e.status for e in logs} == {"failed"}, logs
+    assert all("could not be prepared" in e.error and "stored settings" in e.error
+               for e in logs), [e.error for e in logs]
+    assert {r.headers["webhook-id"] for r in receiver.requests}.isdisjoint(broken)
+    assert len(await logs_of(irest, tenant, hook_id, 3)) == 3

@@ -52,6 +52,13 @@ class DeliveryTarget:
     suspended: bool
     secrets: SecretState
     failure_handling: FailureHandling
+    # Why the webhook's stored settings cannot be read, if they cannot: its deliveries then
+    # fail with this reason (see `prepare`) instead of stalling the claim that found them.
+    unreadable: str | None = None
+
+
+class UnpreparableRequest(ValueError):
+    """An attempt that cannot be made at all; the delivery fails with this reason."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,8 @@ def prepare(event: EventView, target: DeliveryTarget, now: datetime,
             bodies: Bodies | None = None) -> Request:
     """The request of an attempt made at `now`: the rendered body, signed with the secrets
     that sign at `now` (none if the webhook has no secret)."""
+    if target.unreadable is not None:
+        raise UnpreparableRequest(target.unreadable)
     body = (bodies or Bodies()).of(event, target.format)
     secrets = target.secrets.signing(now) if target.secrets.current else ()
     headers = delivery_headers(msg_id=event.id, timestamp=int(now.timestamp()),

@@ -46,7 +46,8 @@ class LogEntry:
 
 @dataclass(frozen=True)
 class LogFilter:
-    """Which entries a reader wants; None or "" selects every value of that field."""
+    """Which entries a reader wants: None selects every value of a field, and so does ""
+    for the webhook and the event type (a tenant is never "")."""
 
     tenant_id: str | None = None
     webhook_id: str | None = None

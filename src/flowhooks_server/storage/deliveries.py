@@ -38,8 +38,10 @@ from flowhooks_server.clock import utcnow
 from flowhooks_server.domain.attempts import AttemptStatus, DeliveryTarget
 from flowhooks_server.domain.catalog import covering_entries
 from flowhooks_server.domain.payloads import EventView
-from flowhooks_server.domain.webhooks import FailureHandling
+from flowhooks_server.domain.signing import SecretState
+from flowhooks_server.domain.webhooks import MAX_TIMEOUT_S, FailureHandling
 from flowhooks_server.ids import new_id
+from flowhooks_server.storage import webhooks as webhook_store
 from flowhooks_server.storage.db import dialect_insert
 from flowhooks_server.storage.events import NewEvent
 from flowhooks_server.storage.models import (
@@ -50,7 +52,6 @@ from flowhooks_server.storage.models import (
     Webhook,
     WebhookEventType,
 )
-from flowhooks_server.storage.webhooks import secret_state
 
 UNFINISHED = ("pending", "inflight", "held")
 OUTBOX_CHANNEL = "flowhooks_outbox"
@@ -191,11 +192,21 @@ class TargetCache:
 
 
 def _target_of(row: Webhook) -> DeliveryTarget:
+    """The delivery target of a row, through the one row mapping (`storage.webhooks`); a row
+    that mapping cannot read gives a target that fails its deliveries with the reason."""
+    try:
+        hook = webhook_store.to_domain(row)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return DeliveryTarget(
+            id=row.id, url=str(row.url), format="json", headers={}, timeout_s=MAX_TIMEOUT_S,
+            ordered=bool(row.ordered), suspended=bool(row.suspended), secrets=SecretState(""),
+            failure_handling=FailureHandling(),
+            unreadable=f"the webhook's stored settings cannot be read ({type(exc).__name__})")
+    spec = hook.spec
     return DeliveryTarget(
-        id=row.id, url=row.url, format=row.format,
-        headers={name: tuple(values) for name, values in row.headers.items()},
-        timeout_s=row.timeout_ms / 1000, ordered=row.ordered, suspended=row.suspended,
-        secrets=secret_state(row), failure_handling=FailureHandling.from_json(row.failure_handling))
+        id=hook.id, url=spec.url, format=spec.format, headers=spec.headers,
+        timeout_s=spec.timeout_s, ordered=spec.ordered, suspended=hook.suspended,
+        secrets=hook.secrets, failure_handling=spec.failure_handling)
 
 
 _targets = TargetCache()
