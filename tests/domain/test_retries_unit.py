@@ -268,3 +268,20 @@ def test_a_huge_wait_is_capped_to_the_maximum() -> None:
     hook = policy(("5xx",), type="exponential", interval_s=300_000_000_000.0, attempts=10)
     decision = decide(Result(status=500), 10, hook, NOW, random.Random(SEED))
     assert decision == Decision("retrying", "5xx", NOW + timedelta(seconds=MAX_WAIT_S))
+
+
+@pytest.mark.parametrize("hostile", ["²", "١٢", "１２", "1e3", "12.5", "-5", "0x10"])
+def test_a_retry_after_that_is_not_ascii_digits_or_a_date_is_ignored(hostile: str) -> None:
+    """HTTP's delay-seconds is 1*DIGIT (ASCII): anything else a receiver sends is not a
+    delay, so the plain backoff applies — never a crash, never a misread number."""
+    result = Result(status=429, retry_after=hostile)
+    assert retry_after_s(result, NOW) is None
+    policy = FailureHandling(triggers=("429",), retry=RetryStrategy("linear", 1.0, 3))
+    decision = decide(result, 1, policy, NOW, random.Random(3))
+    assert decision.status == "retrying"
+    expected = 1.0 * random.Random(3).uniform(0.9, 1.1)
+    assert decision.next_attempt_at == NOW + timedelta(seconds=expected)
+
+
+def test_a_huge_retry_after_is_capped_not_overflowed() -> None:
+    assert retry_after_s(Result(status=503, retry_after="9" * 400), NOW) == MAX_RETRY_AFTER_S

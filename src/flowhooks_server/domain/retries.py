@@ -88,7 +88,7 @@ def retry_after_s(result: Result, now: datetime) -> float | None:
     if result.status not in (429, 503) or not result.retry_after:
         return None
     raw = result.retry_after.strip()
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():  # delay-seconds is ASCII 1*DIGIT, not any digit
         seconds = float(raw)
     else:
         try:
