@@ -13,8 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dbutil import create_pg_database, drop_pg_database, sqlite_url  # noqa: E402
-from delivery_fixtures import (  # noqa: E402, F401 - fixtures shared by every folder
+from dbutil import create_pg_database, drop_pg_database, sqlite_url
+from delivery_fixtures import (  # noqa: F401 - fixtures shared by every folder
     Publisher,
     ca_file,
     insecure_database_url,
@@ -26,11 +26,11 @@ from delivery_fixtures import (  # noqa: E402, F401 - fixtures shared by every f
     test_ca,
     tls_receiver,
 )
-from harness import Rest, Stack  # noqa: E402
-from tenancy import Tenant, make_tenant  # noqa: E402
+from harness import Rest, Stack
+from tenancy import Tenant, make_tenant
 
-from flowhooks_server.storage.db import Database  # noqa: E402
-from flowhooks_server.storage.migrate import upgrade_sync  # noqa: E402
+from flowhooks_server.storage.db import Database
+from flowhooks_server.storage.migrate import upgrade_sync
 
 BACKENDS = ("sqlite", "postgres")
 

@@ -73,7 +73,7 @@ class Stack:
                     free_port() for _ in range(4))
 
     def _start_once(self, timeout_s: float) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        log = open(self.log_path, "ab")  # owned by the child for its lifetime
         self.proc = subprocess.Popen(
             [FLOWHOOKS, "run"], cwd=self.workdir, env=self.env(), stdout=log, stderr=log
         )

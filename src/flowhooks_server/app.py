@@ -139,13 +139,15 @@ class App:
     async def stop(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
         await self.health.stop()
         await self.pruner.stop()
-        await self.runs.stop_timers()
         await self.feed.stop()
         # No new work once SIGTERM arrives: the worker stops claiming before the server
         # drains its calls.
         await self.worker.stop(grace_s)
         if self.server is not None:
             await self.server.stop(grace_s)
+        # After the drain: a call in flight commits its runs within the grace rather than
+        # being answered Unavailable by a group commit already stopped.
+        await self.runs.stop_timers()
         await self.sender.close()
         await self.wakeups.stop()
         await self.db.dispose()

@@ -45,7 +45,7 @@ class DatabaseHealth:
             await asyncio.sleep(CHECK_INTERVAL_S)
             try:
                 await self.check_once()
-            except Exception:  # noqa: BLE001 - the monitor must outlive any one failure
+            except Exception:  # the monitor must outlive any one failure
                 log.exception("health check failed")
 
     async def stop(self) -> None:
