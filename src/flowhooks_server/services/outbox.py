@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowhooks_server import metrics
 from flowhooks_server.delivery.wakeups import Wakeups
+from flowhooks_server.domain.events import Event
 from flowhooks_server.storage import deliveries as delivery_store
 from flowhooks_server.storage import events as event_store
 from flowhooks_server.storage.db import Database
-from flowhooks_server.storage.events import NewEvent
 
 # An event of a run: (type, data, workflow id, run id).
 RunEvent = tuple[str, dict, str | None, str | None]
@@ -20,7 +20,7 @@ RunEvent = tuple[str, dict, str | None, str | None]
 
 @dataclass(frozen=True)
 class Published:
-    event: NewEvent
+    event: Event
     delivery_ids: list[str]
 
 

@@ -37,13 +37,13 @@ from sqlalchemy.orm import aliased
 from flowhooks_server.clock import utcnow
 from flowhooks_server.domain.attempts import AttemptStatus, DeliveryTarget
 from flowhooks_server.domain.catalog import covering_entries
+from flowhooks_server.domain.events import Event as DomainEvent
 from flowhooks_server.domain.payloads import EventView
 from flowhooks_server.domain.signing import SecretState
 from flowhooks_server.domain.webhooks import MAX_TIMEOUT_S, FailureHandling
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage import webhooks as webhook_store
 from flowhooks_server.storage.db import dialect_insert
-from flowhooks_server.storage.events import NewEvent
 from flowhooks_server.storage.models import (
     Delivery,
     DeliveryLog,
@@ -74,7 +74,7 @@ async def notify(session: AsyncSession, channel: str) -> None:
         await session.execute(text("SELECT pg_notify(:c, '')"), {"c": channel})
 
 
-async def fan_out(session: AsyncSession, events: Sequence[NewEvent],
+async def fan_out(session: AsyncSession, events: Sequence[DomainEvent],
                   only_webhook: str | None = None) -> dict[str, list[str]]:
     """For each event (of one tenant, in order), one delivery per enabled webhook subscribed
     to its type (or just `only_webhook`, subscribed or not): pending, or held with a log

@@ -13,8 +13,6 @@ from flowhooks_server.domain.events import Event
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage.models import Event as EventRow
 
-# An event just inserted; the name its writers (the outbox, the fan-out) know it by.
-NewEvent = Event
 # Inserted as a table, not through the ORM: many at a time, from plain values.
 _EVENTS = cast(Table, EventRow.__table__)
 
