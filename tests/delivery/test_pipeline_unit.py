@@ -266,3 +266,19 @@ def test_a_claim_carries_the_webhook_version_parsed_once() -> None:
     cache.put(_webhook_row(SENT_AT, id="wh_3"))
     assert cache.get("wh_1", DECIDED_AT) is None
     assert cache.get("wh_3", SENT_AT) is not None
+
+
+def test_a_cached_target_lasts_at_most_its_ttl_and_a_broken_one_is_never_cached() -> None:
+    ticks = [100.0]
+    cache = store.TargetCache(ttl_s=60.0, clock=lambda: ticks[0])
+    cache.put(_webhook_row(SENT_AT))
+    ticks[0] = 160.0
+    assert cache.get("wh_1", SENT_AT) is not None
+    # A writer that did not bump updated_at (a hand edit) is seen within the TTL.
+    ticks[0] = 160.001
+    assert cache.get("wh_1", SENT_AT) is None
+    broken = _webhook_row(SENT_AT, id="wh_broken")
+    broken.failure_handling = {"retry": "not an object"}
+    target = cache.put(broken)
+    assert target.unreadable == "the webhook's stored settings cannot be read (KeyError)"
+    assert cache.get("wh_broken", SENT_AT) is None

@@ -14,7 +14,7 @@ import pytest
 from bursts import DbPublisher, all_arrive, publish_burst
 from harness import wait_for
 from receiver import Receiver, Reply
-from sqlalchemy import select
+from sqlalchemy import select, text
 from tenancy import make_tenant
 
 from flowhooks_server.delivery.sender import Sender
@@ -196,3 +196,61 @@ async def test_a_webhook_whose_stored_settings_cannot_be_read_stalls_no_claim(
                for e in logs), [e.error for e in logs]
     assert {r.headers["webhook-id"] for r in receiver.requests}.isdisjoint(broken)
     assert len(await logs_of(irest, tenant, hook_id, 3)) == 3
+
+
+async def _failed_logs(database_url: str, webhook_id: str, count: int) -> list:
+    reader = DbPublisher(database_url)
+    try:
+        async def logged():
+            async with reader.db.session(readonly=True) as session:
+                rows = (await session.scalars(select(DeliveryLog).where(
+                    DeliveryLog.webhook_id == webhook_id))).all()
+            return rows if len(rows) >= count else None
+        return await wait_for(logged, timeout_s=15)
+    finally:
+        await reader.close()
+
+
+async def test_json_text_that_does_not_parse_fails_only_its_own_deliveries(
+        irest, insecure_stack, receiver, backend):
+    """SQLite stores JSON as text, so a hand edit can leave text that is not JSON at all in a
+    webhook's settings or an event's data. Reading it fails before any mapping code runs;
+    the claim must still hand out everyone else's deliveries. Repaired by hand (without
+    touching updated_at), the webhook delivers again: a broken row is never cached."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's jsonb refuses text that is not JSON: no such row can exist")
+    broken_tenant, broken_hook = await hook_for(irest, insecure_stack, receiver.url)
+    tenant, hook_id = await hook_for(irest, insecure_stack, receiver.url)
+    publisher = DbPublisher(insecure_stack.database_url)
+    try:
+        async with publisher.db.session() as session, session.begin():
+            await session.execute(text(
+                "UPDATE webhooks SET failure_handling = '{not json' WHERE id = :id"),
+                {"id": broken_hook})
+            bad_event = await publisher.outbox.add(session, tenant.id, "workflow.completed",
+                                                   {"n": "bad"}, workflow_id="wf_bad")
+            await session.execute(text("UPDATE events SET data = '[unterminated' WHERE id = :id"),
+                                  {"id": bad_event.event.id})
+        publisher.outbox.committed()
+        broken = await publish_burst(publisher, broken_tenant.id, 2)
+        good = await publish_burst(publisher, tenant.id, 3)
+        await all_arrive(receiver, good, timeout_s=15)
+        logs = await _failed_logs(insecure_stack.database_url, broken_hook, 2)
+        assert {e.status for e in logs} == {"failed"}, logs
+        assert all("could not be prepared" in e.error and "stored settings" in e.error
+                   for e in logs), [e.error for e in logs]
+        bad = [e for e in await _failed_logs(insecure_stack.database_url, hook_id, 4)
+               if e.event_id == bad_event.event.id]
+        assert len(bad) == 1 and bad[0].status == "failed", bad
+        assert "stored data" in bad[0].error, bad[0].error
+        sent = {r.headers["webhook-id"] for r in receiver.requests}
+        assert sent.isdisjoint(broken) and bad_event.event.id not in sent
+        # The repair, by hand, as an operator would do it: updated_at stays as it was.
+        async with publisher.db.session() as session, session.begin():
+            await session.execute(text(
+                "UPDATE webhooks SET failure_handling = NULL WHERE id = :id"),
+                {"id": broken_hook})
+        again = await publish_burst(publisher, broken_tenant.id, 1)
+        await all_arrive(receiver, again, timeout_s=15)
+    finally:
+        await publisher.close()

@@ -19,6 +19,7 @@ from flowhooks_server.domain.attempts import (
     AttemptStatus,
     Bodies,
     Request,
+    UnpreparableRequest,
     Verdict,
     classify,
     prepare,
@@ -41,6 +42,8 @@ class Attempt:
 async def attempt(job: store.Claimed, transport: Transport, bodies: Bodies | None = None, *,
                   clock: Clock = utcnow, rng: random.Random | None = None) -> Attempt:
     """Attempt `job` once. Raises only if the request cannot be prepared (see `crashed`)."""
+    if job.unreadable is not None:
+        raise UnpreparableRequest(job.unreadable)
     request = prepare(job.event, job.webhook, clock(), bodies)
     sent = await transport.post(request.url, request.body, request.headers, request.timeout_s)
     decided_at = clock()

@@ -11,12 +11,14 @@ written as it says; only `row_status` knows that a delivery row calls `retrying`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    Select,
     Table,
     and_,
     bindparam,
@@ -30,7 +32,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -43,7 +44,7 @@ from flowhooks_server.domain.signing import SecretState
 from flowhooks_server.domain.webhooks import MAX_TIMEOUT_S, FailureHandling
 from flowhooks_server.ids import new_id
 from flowhooks_server.storage import webhooks as webhook_store
-from flowhooks_server.storage.db import dialect_insert
+from flowhooks_server.storage.db import affected, dialect_insert
 from flowhooks_server.storage.models import (
     Delivery,
     DeliveryLog,
@@ -57,15 +58,11 @@ UNFINISHED = ("pending", "inflight", "held")
 OUTBOX_CHANNEL = "flowhooks_outbox"
 LOGS_CHANNEL = "flowhooks_logs"
 MAX_CACHED_TARGETS = 10_000
+TARGET_TTL_S = 60.0
 # A log row as inserted: the columns of `DeliveryLog` by name (see `log_row`).
 LogRow = dict[str, Any]
 DELIVERIES = cast(Table, Delivery.__table__)
 DELIVERY_LOGS = cast(Table, DeliveryLog.__table__)
-
-
-def _count(result: Result[Any]) -> int:
-    """The rows an UPDATE matched."""
-    return cast(CursorResult[Any], result).rowcount
 
 
 async def notify(session: AsyncSession, channel: str) -> None:
@@ -166,28 +163,37 @@ class Claimed:
     webhook: DeliveryTarget
     attempt: int
     lease_expires_at: datetime
+    # Why the event's stored data cannot be read, if it cannot (see `_events_of`).
+    unreadable: str | None = None
 
 
 class TargetCache:
     """Delivery targets by webhook version: a webhook's row is read and its failure policy
-    parsed once per `updated_at` (every change of a webhook, a secret rotation included,
-    moves it). `suspended` is not taken from here: it is read with the version on every
-    claim, since it changes under the worker (suspend after a final failure, unsuspend)."""
+    parsed once per `updated_at`. Every writer of a webhook row bumps `updated_at` (a secret
+    rotation and a suspension included); as a safety net for one that does not (an operator's
+    hand edit), an entry also lasts at most `TARGET_TTL_S`. `suspended` is not taken from
+    here: it is read with the version on every claim, since it changes under the worker.
+    A target whose row cannot be read is never cached, so a repaired row delivers at once."""
 
-    def __init__(self, size: int = MAX_CACHED_TARGETS) -> None:
-        self._size = size
-        self._targets: dict[str, tuple[datetime, DeliveryTarget]] = {}
+    def __init__(self, size: int = MAX_CACHED_TARGETS, ttl_s: float = TARGET_TTL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._size, self._ttl_s, self._clock = size, ttl_s, clock
+        self._targets: dict[str, tuple[datetime, float, DeliveryTarget]] = {}
 
     def get(self, webhook_id: str, version: datetime) -> DeliveryTarget | None:
         cached = self._targets.get(webhook_id)
-        return cached[1] if cached is not None and cached[0] == version else None
+        if cached is None or cached[0] != version or self._clock() - cached[1] > self._ttl_s:
+            return None
+        return cached[2]
 
     def put(self, row: Webhook) -> DeliveryTarget:
         target = _target_of(row)
         self._targets.pop(row.id, None)
+        if target.unreadable is not None:
+            return target
         if len(self._targets) >= self._size:  # the oldest entry goes first
             del self._targets[next(iter(self._targets))]
-        self._targets[row.id] = (row.updated_at, target)
+        self._targets[row.id] = (row.updated_at, self._clock(), target)
         return target
 
 
@@ -197,16 +203,22 @@ def _target_of(row: Webhook) -> DeliveryTarget:
     try:
         hook = webhook_store.to_domain(row)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        return DeliveryTarget(
-            id=row.id, url=str(row.url), format="json", headers={}, timeout_s=MAX_TIMEOUT_S,
-            ordered=bool(row.ordered), suspended=bool(row.suspended), secrets=SecretState(""),
-            failure_handling=FailureHandling(),
-            unreadable=f"the webhook's stored settings cannot be read ({type(exc).__name__})")
+        return _unreadable_target(row.id, str(row.url), bool(row.ordered), bool(row.suspended),
+                                  exc)
     spec = hook.spec
     return DeliveryTarget(
         id=hook.id, url=spec.url, format=spec.format, headers=spec.headers,
         timeout_s=spec.timeout_s, ordered=spec.ordered, suspended=hook.suspended,
         secrets=hook.secrets, failure_handling=spec.failure_handling)
+
+
+def _unreadable_target(webhook_id: str, url: str, ordered: bool, suspended: bool,
+                       exc: Exception) -> DeliveryTarget:
+    return DeliveryTarget(
+        id=webhook_id, url=url, format="json", headers={}, timeout_s=MAX_TIMEOUT_S,
+        ordered=ordered, suspended=suspended, secrets=SecretState(""),
+        failure_handling=FailureHandling(),
+        unreadable=f"the webhook's stored settings cannot be read ({type(exc).__name__})")
 
 
 _targets = TargetCache()
@@ -227,9 +239,63 @@ async def _targets_of(session: AsyncSession, webhook_ids: set[str]) -> dict[str,
             found[hook_id] = cached if cached.suspended == suspended \
                 else replace(cached, suspended=suspended)
     if stale:
-        for row in await session.scalars(select(Webhook).where(Webhook.id.in_(stale))):
+        rows, unparsable = await _each_readable(
+            session, stale, lambda ids: select(Webhook).where(Webhook.id.in_(ids)), scalars=True)
+        for row in rows:
             found[row.id] = _targets.put(row)
+        if unparsable:
+            for hook_id, url, ordered, suspended in await session.execute(
+                    select(Webhook.id, Webhook.url, Webhook.ordered, Webhook.suspended)
+                    .where(Webhook.id.in_(unparsable))):
+                found[hook_id] = _unreadable_target(hook_id, url, ordered, suspended,
+                                                    unparsable[hook_id])
     return found
+
+
+_EVENT_COLUMNS = (Event.id, Event.type, Event.tenant_id, Event.workflow_id, Event.created_at)
+
+
+async def _events_of(session: AsyncSession, event_ids: set[str]
+                     ) -> tuple[dict[str, EventView], dict[str, str]]:
+    """The events to deliver, as plain values (a claim may carry hundreds), and why any of
+    them cannot be read."""
+    rows, unparsable = await _each_readable(
+        session, event_ids, lambda ids: select(*_EVENT_COLUMNS, Event.data)
+        .where(Event.id.in_(ids)))
+    events = {e.id: EventView(e.id, e.type, e.tenant_id, e.workflow_id, e.created_at, e.data)
+              for e in rows}
+    reasons: dict[str, str] = {}
+    if unparsable:
+        for e in await session.execute(select(*_EVENT_COLUMNS)
+                                       .where(Event.id.in_(unparsable))):
+            events[e.id] = EventView(e.id, e.type, e.tenant_id, e.workflow_id, e.created_at,
+                                     {})
+            reasons[e.id] = (f"the event's stored data cannot be read "
+                             f"({type(unparsable[e.id]).__name__})")
+    return events, reasons
+
+
+async def _each_readable(session: AsyncSession, ids: set[str],
+                         query: Callable[[set[str]], Select[Any]], scalars: bool = False
+                         ) -> tuple[list[Any], dict[str, Exception]]:
+    """The rows of `query(ids)`, and the ids whose stored JSON does not even parse (text only
+    SQLite can hold) with the error: read together, and one by one only when that fails, so
+    one such row costs nothing to the others of its claim."""
+    async def read(some: set[str]) -> list[Any]:
+        result = await session.execute(query(some))
+        return list(result.scalars() if scalars else result)
+    try:
+        return await read(ids), {}
+    except ValueError:  # json.JSONDecodeError, raised while the driver's text is decoded
+        pass
+    rows: list[Any] = []
+    unparsable: dict[str, Exception] = {}
+    for one in ids:
+        try:
+            rows += await read({one})
+        except ValueError as exc:
+            unparsable[one] = exc
+    return rows, unparsable
 
 
 async def claim(session: AsyncSession, owner: str, limit: int, margin_s: float) -> list[Claimed]:
@@ -251,12 +317,7 @@ async def claim(session: AsyncSession, owner: str, limit: int, margin_s: float) 
     if not picked:
         return []
     hooks = await _targets_of(session, {p.webhook_id for p in picked})
-    # Plain rows, not ORM objects: a claim may carry hundreds of events.
-    events = {e.id: EventView(e.id, e.type, e.tenant_id, e.workflow_id, e.created_at, e.data)
-              for e in await session.execute(
-                  select(Event.id, Event.type, Event.tenant_id, Event.workflow_id,
-                         Event.created_at, Event.data)
-                  .where(Event.id.in_({p.event_id for p in picked})))}
+    events, unreadable = await _events_of(session, {p.event_id for p in picked})
     longest_s = max(hooks[p.webhook_id].timeout_s for p in picked)
     lease = now + timedelta(seconds=longest_s + margin_s)
     await session.execute(
@@ -265,8 +326,8 @@ async def claim(session: AsyncSession, owner: str, limit: int, margin_s: float) 
         .values(status="inflight", attempt=bindparam("b_attempt"), lease_owner=owner,
                 lease_expires_at=lease, updated_at=now),
         [{"b_seq": p.seq, "b_attempt": p.attempt + 1} for p in picked])
-    return [Claimed(p.seq, p.id, events[p.event_id], hooks[p.webhook_id], p.attempt + 1, lease)
-            for p in picked]
+    return [Claimed(p.seq, p.id, events[p.event_id], hooks[p.webhook_id], p.attempt + 1, lease,
+                    unreadable.get(p.event_id)) for p in picked]
 
 
 @dataclass(frozen=True)
@@ -358,37 +419,37 @@ async def _divert(session: AsyncSession, outcomes: Sequence[Outcome], now: datet
 
 async def renew_leases(session: AsyncSession, owner: str, until: datetime) -> int:
     """The heartbeat of a live process: every lease it holds now lasts until `until`."""
-    result = await session.execute(
+    result = await affected(session,
         update(Delivery)
         .where(Delivery.lease_owner == owner, Delivery.status == "inflight",
                Delivery.lease_expires_at < until)
         .values(lease_expires_at=until)
         .execution_options(synchronize_session=False))
-    return _count(result)
+    return result
 
 
 async def extend_lease(session: AsyncSession, claimed: Claimed, owner: str,
                        until: datetime) -> bool:
     """Push a claim's lease further out; False if that claim is no longer held (it expired
     and the delivery was claimed again, by this process or another)."""
-    result = await session.execute(
+    result = await affected(session,
         update(Delivery)
         .where(Delivery.seq == claimed.seq, Delivery.lease_owner == owner,
                Delivery.attempt == claimed.attempt, Delivery.status == "inflight")
         .values(lease_expires_at=until)
         .execution_options(synchronize_session=False))
-    return _count(result) > 0
+    return result > 0
 
 
 async def release_owned(session: AsyncSession, owner: str) -> int:
     """Give back this process's leases, uncounting the attempts that did not happen."""
-    result = await session.execute(
+    result = await affected(session,
         update(Delivery)
         .where(Delivery.lease_owner == owner, Delivery.status == "inflight")
         .values(status="pending", attempt=Delivery.attempt - 1, lease_owner=None,
                 lease_expires_at=None, updated_at=utcnow())
         .execution_options(synchronize_session=False))
-    return _count(result)
+    return result
 
 
 async def reap_expired(session: AsyncSession, everything: bool = False) -> int:
@@ -397,26 +458,26 @@ async def reap_expired(session: AsyncSession, everything: bool = False) -> int:
     condition = Delivery.status == "inflight"
     if not everything:
         condition = and_(condition, Delivery.lease_expires_at < utcnow())
-    result = await session.execute(
+    result = await affected(session,
         update(Delivery).where(condition)
         .values(status="pending", lease_owner=None, lease_expires_at=None,
                 next_attempt_at=utcnow(), updated_at=utcnow())
         .execution_options(synchronize_session=False))
-    if _count(result):
+    if result:
         await notify(session, OUTBOX_CHANNEL)
-    return _count(result)
+    return result
 
 
 async def release_held(session: AsyncSession, webhook_id: str) -> int:
     """Unsuspend: held deliveries become due, to go out one at a time in event order."""
-    result = await session.execute(
+    result = await affected(session,
         update(Delivery)
         .where(Delivery.webhook_id == webhook_id, Delivery.status == "held")
         .values(status="pending", ordered=True, next_attempt_at=utcnow(), updated_at=utcnow())
         .execution_options(synchronize_session=False))
-    if _count(result):
+    if result:
         await notify(session, OUTBOX_CHANNEL)
-    return _count(result)
+    return result
 
 
 async def release_stranded(session: AsyncSession, since: datetime | None = None) -> int:
@@ -427,14 +488,14 @@ async def release_stranded(session: AsyncSession, since: datetime | None = None)
     condition = and_(Delivery.status == "held", Delivery.webhook_id.in_(active))
     if since is not None:
         condition = and_(condition, Delivery.updated_at >= since)
-    result = await session.execute(
+    result = await affected(session,
         update(Delivery)
         .where(condition)
         .values(status="pending", ordered=True, next_attempt_at=utcnow(), updated_at=utcnow())
         .execution_options(synchronize_session=False))
-    if _count(result):
+    if result:
         await notify(session, OUTBOX_CHANNEL)
-    return _count(result)
+    return result
 
 
 async def anything_due(session: AsyncSession) -> bool:
