@@ -130,6 +130,7 @@ class Webhook:
 
     @property
     def secrets(self) -> SecretState:
+        """Its signing secrets (SPEC §7): the one place they are built from a webhook."""
         return SecretState(self.spec.secret or "", self.previous_secret,
                            self.previous_secret_expires_at)
 

@@ -24,6 +24,8 @@ de-duplication key (SPEC §6 "Atomic de-duplication"). The contract:
 - On shutdown (`stop`), the loop is cancelled; the batch being written and every start still
   queued fail with `Unavailable`, as does any `write` after `stop`. A batch cancelled during
   its COMMIT may have committed: the retry then finds its key.
+- If the loop dies of an error instead, that is logged once and every later `write` fails
+  with `Unavailable` saying so, until `stop`.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ log = logging.getLogger("flowhooks.runs")
 
 MAX_BATCH = 256
 _STOPPED = "the server is shutting down; retry"
+_DIED = "the run writer stopped unexpectedly"
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,14 @@ class GroupCommit:
         self._writing: list[_Start] = []
         self._wake = asyncio.Event()
         self._loop = Background("run-starts")
+        self._died = False
 
     async def start(self) -> None:
-        self._loop.start(self._run)
+        self._died = False
+        self._loop.start(self._run_until_error)
 
     async def stop(self) -> None:
+        self._died = False
         await self._loop.stop()
         unfinished, self._writing, self._queue = self._writing + self._queue, [], []
         _fail(unfinished, Unavailable(_STOPPED))
@@ -101,11 +107,23 @@ class GroupCommit:
     async def write(self, runs: list[NewRun], key: OnceKey | None = None) -> Started:
         """Resolves once the runs (and the key) are committed, or the key was found."""
         if not self._loop.running:
-            raise Unavailable(_STOPPED)
+            raise Unavailable(_DIED if self._died else _STOPPED)
         done: asyncio.Future[Started] = asyncio.get_running_loop().create_future()
         self._queue.append(_Start(runs, key, done))
         self._wake.set()
         return await done
+
+    async def _run_until_error(self) -> None:
+        """`_run`, its death by an error logged and remembered (a cancel by `stop` is not an
+        error): every start it leaves unwritten fails at once, and so does every later one,
+        rather than waiting for a writer that is gone."""
+        try:
+            await self._run()
+        except Exception:
+            self._died = True
+            log.exception(_DIED)
+            unfinished, self._writing, self._queue = self._writing + self._queue, [], []
+            _fail(unfinished, Unavailable(_DIED))
 
     async def _run(self) -> None:
         while True:

@@ -10,7 +10,6 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowhooks_server.clock import utcnow
-from flowhooks_server.domain.signing import SecretState
 from flowhooks_server.domain.webhooks import (
     FailureHandling,
     Webhook,
@@ -22,13 +21,7 @@ from flowhooks_server.storage.models import Webhook as WebhookRow
 from flowhooks_server.storage.models import WebhookEventType
 
 
-def secret_state(row: WebhookRow) -> SecretState:
-    """The signing secrets a row holds (SPEC §7): the one mapping from its three columns."""
-    return SecretState(row.secret or "", row.previous_secret, row.previous_secret_expires_at)
-
-
 def to_domain(row: WebhookRow) -> Webhook:
-    secrets = secret_state(row)
     spec = WebhookSpec(
         name=row.name,
         url=row.url,
@@ -44,8 +37,8 @@ def to_domain(row: WebhookRow) -> Webhook:
     return Webhook(
         id=row.id, tenant_id=row.tenant_id, spec=spec, created_at=row.created_at,
         updated_at=row.updated_at, suspended=row.suspended, suspended_at=row.suspended_at,
-        previous_secret=secrets.previous,
-        previous_secret_expires_at=secrets.previous_expires_at)
+        previous_secret=row.previous_secret,
+        previous_secret_expires_at=row.previous_secret_expires_at)
 
 
 def _write(row: WebhookRow, webhook: Webhook) -> None:

@@ -1,17 +1,18 @@
 """Workflow rows. Triggers (secrets included), tasks and default params live in the row's
 JSON columns; their shapes are the domain's `to_json` forms. Rows are mapped to and from the
-domain's `Workflow` here (`workflow_of`, `_columns`); nothing above storage sees a row."""
+domain's `Workflow` here (`workflow_of`, `_spec_columns`); nothing above storage sees a row."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flowhooks_server.clock import utcnow
 from flowhooks_server.domain.workflows import TaskSpec, Triggers, Workflow, WorkflowSpec
 from flowhooks_server.storage import models
+from flowhooks_server.storage.db import affected
 
 _Rows = models.Workflow
 _TABLE = cast(Table, _Rows.__table__)
@@ -65,9 +66,8 @@ async def save(session: AsyncSession, workflow: Workflow, spec: WorkflowSpec) ->
 
 
 async def remove(session: AsyncSession, tenant_id: str, workflow_id: str) -> bool:
-    result = cast(CursorResult[Any], await session.execute(
-        delete(_Rows).where(_Rows.tenant_id == tenant_id, _Rows.id == workflow_id)))
-    return result.rowcount > 0
+    return await affected(session, delete(_Rows).where(
+        _Rows.tenant_id == tenant_id, _Rows.id == workflow_id)) > 0
 
 
 async def list_workflows(session: AsyncSession, tenant_id: str, limit: int, offset: int,

@@ -8,7 +8,7 @@ from typing import Any
 
 from flowhooks_server.domain import json_doc
 from flowhooks_server.domain.errors import InvalidArgument, Violations
-from flowhooks_server.domain.runs import CALLBACK_STATUSES
+from flowhooks_server.domain.runs import callback_status
 
 
 @dataclass(frozen=True)
@@ -20,14 +20,17 @@ class Callback:
 
 
 def parse_callback(run_id: str, topic: str, status: str, body: bytes) -> Callback:
-    """An empty status means `succeeded`; an empty body, `{}`."""
+    """The status as `domain.runs.callback_status` reads it (empty means `succeeded`); an
+    empty body means `{}`."""
     problems = Violations()
     if not run_id:
         problems.add("ref", "is required: the workflow run to call back")
     if not topic:
         problems.add("topic", "is required")
-    if status and status.lower() not in CALLBACK_STATUSES:
-        problems.add("status", "must be succeeded or failed")
+    try:
+        status = callback_status(status)
+    except InvalidArgument as exc:
+        problems.items.extend(exc.violations)
     data: Any = {}
     if body.strip():
         try:
@@ -38,4 +41,4 @@ def parse_callback(run_id: str, topic: str, status: str, body: bytes) -> Callbac
         if not isinstance(data, dict):
             problems.add("body", "must be a JSON object")
     problems.raise_if_any()
-    return Callback(run_id, topic, status or "succeeded", data)
+    return Callback(run_id, topic, status, data)
