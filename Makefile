@@ -41,8 +41,9 @@ test: setup
 # The base of the pyramid (SPEC §10): pure code only, no database, server, subprocess or network
 # (tests/conftest.py files each test by what it uses). Runs in seconds; most of them go to the
 # property-based tests, which PYTEST_ARGS='-m "unit and not fuzz"' leaves out.
+# The fast loop: pure tests only, without the property-based fuzzing (`make test` runs that).
 test-unit: setup
-	$(VENV)/bin/pytest -q -m unit $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -m "unit and not fuzz" $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m scripts.bench

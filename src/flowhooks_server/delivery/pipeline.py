@@ -16,6 +16,7 @@ from datetime import datetime
 from flowhooks_server.clock import utcnow
 from flowhooks_server.delivery.transport import Sent, Transport
 from flowhooks_server.domain.attempts import (
+    HELD_REASON,
     AttemptStatus,
     Bodies,
     Request,
@@ -65,7 +66,7 @@ def attempted(job: store.Claimed, sent: Sent, verdict: Verdict,
 def held(job: store.Claimed, clock: Clock = utcnow) -> store.Outcome:
     """Not attempted: the webhook is suspended. The attempt the claim counted is not one."""
     entry = _entry(job, AttemptStatus.HELD, clock(), attempt=job.attempt - 1,
-                   error="webhook is suspended")
+                   error=HELD_REASON)
     return store.Outcome(job, AttemptStatus.HELD, entry)
 
 

@@ -29,6 +29,9 @@ from flowhooks_server.domain.retries import Result, decide
 from flowhooks_server.domain.signing import SecretState
 from flowhooks_server.domain.webhooks import FailureHandling
 
+# The error of a held entry: why the delivery was not attempted (at fan-out or at claim).
+HELD_REASON = "webhook is suspended"
+
 
 class AttemptStatus(StrEnum):
     SUCCEEDED = "succeeded"

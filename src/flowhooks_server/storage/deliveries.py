@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from flowhooks_server.clock import utcnow
-from flowhooks_server.domain.attempts import AttemptStatus, DeliveryTarget
+from flowhooks_server.domain.attempts import HELD_REASON, AttemptStatus, DeliveryTarget
 from flowhooks_server.domain.catalog import covering_entries
 from flowhooks_server.domain.events import Event as DomainEvent
 from flowhooks_server.domain.payloads import EventView
@@ -111,8 +111,8 @@ async def fan_out(session: AsyncSession, events: Sequence[DomainEvent],
             if hook.suspended:
                 held_logs.append(log_row(
                     tenant_id=tenant, webhook_id=hook.id, delivery_id=delivery_id,
-                    event_id=event.id, event_type=event.type, attempt=0, status="held",
-                    url=hook.url, error="webhook is suspended", now=now))
+                    event_id=event.id, event_type=event.type, attempt=0,
+                    status=AttemptStatus.HELD, url=hook.url, error=HELD_REASON, now=now))
     if rows:
         await session.execute(insert(DELIVERIES), rows)
     if held_logs:
