@@ -46,4 +46,5 @@ test-unit: setup
 	$(VENV)/bin/pytest -q -m "unit and not fuzz" $(PYTEST_ARGS)
 
 bench: setup
-	$(PY) -m scripts.bench
+	sh scripts/bench/ensure_wrk.sh
+	$(PY) -m scripts.bench $(BENCH_ARGS)

@@ -1,17 +1,19 @@
 """What every benchmark shares: a real stack on a throw-away database, latency statistics,
-and a uniform report line."""
+and a uniform report line that also records the figure (`Figure`) for the report files
+`make bench` writes at the end (`var/bench/report.json` and `report.md`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,8 +81,74 @@ async def timed(call: Callable[[], Awaitable[object]], repeat: int, warmup: int 
     return Latency(samples)
 
 
-def report(title: str, line: str) -> None:
-    print(f"  {title:<48} {line}", flush=True)
+def seconds(default: float) -> float:
+    """A benchmark's duration: `default`, or FLOWHOOKS_BENCH_SECONDS when set (short runs while
+    iterating; the report records it)."""
+    override = os.environ.get("FLOWHOOKS_BENCH_SECONDS")
+    return float(override) if override else default
+
+
+@dataclass
+class Figure:
+    """One figure `make bench` prints, as the report files carry it."""
+
+    benchmark: str
+    backend: str
+    figure: str
+    line: str                       # what was printed beside the title
+    value: float | None = None
+    unit: str = ""
+    baseline: float | None = None   # the bare baseline measured in the same run, if any
+    ratio: float | None = None      # value / baseline
+    target: str = ""                # the SPEC §11 target this figure answers, if any
+    met: bool | None = None         # None: no target, or the figure does not count
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class Failure:
+    benchmark: str
+    backend: str
+    error: str
+
+
+@dataclass
+class Collector:
+    """Every figure and failure of one `make bench`, in order; __main__ sets `benchmark` and
+    `backend` before each benchmark runs."""
+
+    benchmark: str = ""
+    backend: str = ""
+    figures: list[Figure] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"figures": [asdict(f) for f in self.figures],
+                "failures": [asdict(f) for f in self.failures]}
+
+
+COLLECTED = Collector()
+
+
+def report(title: str, line: str, *, value: float | None = None, unit: str = "",
+           baseline: float | None = None, ratio: float | None = None, target: str = "",
+           met: bool | None = None, **details: object) -> Figure:
+    """Print one figure beside its target (if any) and record it for the report files."""
+    verdict = "" if met is None else ("  [met]" if met else "  [NOT met]")
+    aim = f"  (target {target})" if target else ""
+    print(f"  {title:<48} {line}{aim}{verdict}", flush=True)
+    if ratio is None and value is not None and baseline:
+        ratio = value / baseline
+    figure = Figure(COLLECTED.benchmark, COLLECTED.backend, title, line, value, unit, baseline,
+                    ratio, target, met, dict(details))
+    COLLECTED.figures.append(figure)
+    return figure
+
+
+def record_failure(benchmark: str, backend: str, error: BaseException) -> None:
+    text = f"{type(error).__name__}: {error}"
+    print(f"  FAILED: {text}", flush=True)
+    COLLECTED.failures.append(Failure(benchmark, backend, text[:4000]))
 
 
 async def until(predicate: Callable[[], Awaitable[bool]], timeout_s: float,

@@ -1,6 +1,7 @@
 """Durable ingest (SPEC §11): `POST /api/v2/webhook` with a token through Envoy (a run and its
 events committed per request) against a bare grpc.aio echo behind an Envoy rendered from the
-same config, both driven by the same closed-loop client in the same run."""
+same config, both driven by wrk (scripts/bench/wrk/post.lua) with the same connections,
+threads and duration, in the same run."""
 
 from __future__ import annotations
 
@@ -8,44 +9,28 @@ import asyncio
 import contextlib
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import aiohttp
 
 from flowhooks_server.sidecar.envoy import EnvoyProcess, render_config
-from scripts.bench.common import Latency, free_port, report, running_stack
+from scripts.bench.common import free_port, report, running_stack, seconds
+from scripts.bench.loadgen import WrkResult, wrk
 
-CONCURRENCY = 64
-SECONDS = 8
 BODY = b'{"ref":"main","commit":"0123456789abcdef","pusher":"ci"}'
+WARMUP_S = 1
+TARGET_RATE, TARGET_RATIO, TARGET_P99_MS = 2000, 0.5, 50
 
 
-async def _drive(url: str, headers: dict[str, str]) -> tuple[float, Latency]:
-    samples: list[float] = []
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
-        async def warm():
-            async with http.post(url, data=BODY) as resp:
-                assert resp.status == 200, await resp.text()
-        await asyncio.gather(*(warm() for _ in range(CONCURRENCY)))
-        deadline = time.perf_counter() + SECONDS
-
-        async def loop():
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                async with http.post(url, data=BODY) as resp:
-                    await resp.read()
-                    assert resp.status == 200, resp.status
-                samples.append((time.perf_counter() - started) * 1000)
-        started = time.perf_counter()
-        await asyncio.gather(*(loop() for _ in range(CONCURRENCY)))
-        return len(samples) / (time.perf_counter() - started), Latency(samples)
+async def drive(url: str, headers: dict[str, str]) -> WrkResult:
+    """A short warm-up, then the measured wrk run."""
+    await wrk(url, seconds=WARMUP_S, headers=headers, body=BODY)
+    return await wrk(url, seconds=seconds(8), headers=headers, body=BODY)
 
 
 @contextlib.asynccontextmanager
-async def _echo_behind_envoy():
+async def echo_behind_envoy():
     grpc_port, http_port, admin_port = free_port(), free_port(), free_port()
     echo = await asyncio.create_subprocess_exec(sys.executable, "-m", "scripts.bench.echo_server",
                                                 str(grpc_port))
@@ -57,9 +42,10 @@ async def _echo_behind_envoy():
             url = f"http://127.0.0.1:{http_port}/healthz"
             async with aiohttp.ClientSession() as http:
                 for _ in range(100):
-                    async with http.get(url) as resp:
-                        if resp.status == 200:
-                            break
+                    with contextlib.suppress(aiohttp.ClientError):
+                        async with http.get(url) as resp:
+                            if resp.status == 200:
+                                break
                     await asyncio.sleep(0.1)
             yield f"http://127.0.0.1:{http_port}"
         finally:
@@ -68,19 +54,48 @@ async def _echo_behind_envoy():
             await echo.wait()
 
 
+async def webhook_workflow(stack, tenant: str, tasks: list[dict]) -> str:
+    """A workflow with the plain webhook trigger, created through the REST API."""
+    headers = {"Authorization": f"Bearer {stack.bootstrap_token}", "X-Org-Id": tenant}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.post(f"{stack.rest}/api/v2/workflows", json={
+                "name": "bench", "triggers": {"webhook": {"enabled": True}},
+                "tasks": tasks}) as resp:
+            body = await resp.json()
+            assert resp.status == 200, body
+            return body["id"]
+
+
+def ingest_headers(stack, tenant: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.bootstrap_token}", "X-Org-Id": tenant,
+            "Content-Type": "application/json"}
+
+
 async def run(backend: str) -> None:
-    async with _echo_behind_envoy() as echo_url:
-        rate, latency = await _drive(f"{echo_url}/api/v2/webhook?ref=x", {})
-        report("baseline: bare grpc.aio echo behind Envoy", f"{rate:7.0f} req/s  {latency}")
+    async with echo_behind_envoy() as echo_url:
+        # The same request shape (token, tenant, body); the echo checks none of it.
+        base = await drive(f"{echo_url}/api/v2/webhook?ref=x", {
+            "Authorization": "Bearer fh_bench_echo", "X-Org-Id": str(uuid.uuid4()),
+            "Content-Type": "application/json"})
+    counts = base.failed == 0
+    report("baseline: bare grpc.aio echo behind Envoy", base.summary(), value=base.rate,
+           unit="req/s", met=None if counts else False, **base.details())
     with running_stack(backend) as stack:
         tenant = str(uuid.uuid4())
-        headers = {"Authorization": f"Bearer {stack.bootstrap_token}", "X-Org-Id": tenant,
-                   "Content-Type": "application/json"}
-        async with aiohttp.ClientSession(headers=headers) as http:
-            async with http.post(f"{stack.rest}/api/v2/workflows", json={
-                    "name": "ingest", "triggers": {"webhook": {"enabled": True}},
-                    "tasks": [{"name": "wait", "type": "eventwait", "topic": "done"}]}) as resp:
-                workflow = (await resp.json())["id"]
-        ours, latency = await _drive(f"{stack.rest}/api/v2/webhook?ref={workflow}", headers)
-        report("durable ingest: POST /api/v2/webhook",
-               f"{ours:7.0f} req/s  {latency}  = {ours / rate:5.1%} of baseline")
+        workflow = await webhook_workflow(
+            stack, tenant, [{"name": "wait", "type": "eventwait", "topic": "done"}])
+        ours = await drive(f"{stack.rest}/api/v2/webhook?ref={workflow}",
+                           ingest_headers(stack, tenant))
+    counts = counts and ours.failed == 0
+    note = "" if counts else "  (does not count: non-2xx or errors)"
+    title = "durable ingest: POST /api/v2/webhook"
+    report(title, ours.summary() + note, value=ours.rate, unit="req/s",
+           target=f">= {TARGET_RATE:,} req/s", met=counts and ours.rate >= TARGET_RATE,
+           **ours.details())
+    report(f"{title}, share of baseline", f"{ours.rate / base.rate:6.1%} of {base.rate:.0f} req/s",
+           value=ours.rate, unit="req/s", baseline=base.rate,
+           target=f">= {TARGET_RATIO:.0%} of the echo", met=counts and
+           ours.rate >= TARGET_RATIO * base.rate)
+    report(f"{title}, p99 latency", f"p99 {ours.p99_ms:7.2f} ms  p50 {ours.p50_ms:7.2f} ms",
+           value=ours.p99_ms, unit="ms", baseline=base.p99_ms,
+           target=f"< {TARGET_P99_MS} ms", met=counts and ours.p99_ms < TARGET_P99_MS)

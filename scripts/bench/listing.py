@@ -58,7 +58,8 @@ async def run(backend: str) -> None:
                 return await timed(call, REPEAT)
 
             baseline = await get(small, "count=50", 50)
-            report("baseline: the page of a 50-webhook tenant", str(baseline))
+            report("baseline: the page of a 50-webhook tenant", str(baseline),
+                   value=baseline.p50, unit="ms p50")
             for title, query, expect in [
                 ("first page (count=50) of 10,000", "count=50", 50),
                 ("deep page (offset=9950, count=50)", "offset=9950&count=50", 50),
@@ -66,4 +67,6 @@ async def run(backend: str) -> None:
                 ("filter eventTypes=workflow.failed", "eventTypes=workflow.failed&count=50", 50),
             ]:
                 figure = await get(big, query, expect)
-                report(title, f"{figure}  p50 x{figure.p50 / baseline.p50:.2f} of baseline")
+                report(title, f"{figure}  p50 x{figure.p50 / baseline.p50:.2f} of baseline",
+                       value=figure.p50, unit="ms p50", baseline=baseline.p50,
+                       p99_ms=figure.p99)
