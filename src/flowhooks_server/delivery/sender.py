@@ -28,6 +28,7 @@ from flowhooks_server.domain.targets import (
 )
 
 MAX_RESPONSE_BODY = 4096
+MAX_ACCEPTED_URLS = 10_000  # checked URLs kept (`Sender.checked`)
 
 
 class RefusedTarget(OSError):
@@ -61,6 +62,10 @@ class Sender:
         self._insecure = allow_insecure
         self._limits = (limit, limit_per_host)
         self._session: aiohttp.ClientSession | None = None
+        # URLs already checked and accepted (the check is a pure function of the URL and
+        # `allow_insecure`): a webhook's every attempt would parse its URL again otherwise.
+        # Refusals are not kept. Resolved addresses are judged on every connection anyway.
+        self._accepted: dict[str, yarl.URL] = {}
 
     async def start(self) -> None:
         limit, per_host = self._limits
@@ -78,13 +83,20 @@ class Sender:
     def checked(self, url: str) -> yarl.URL:
         """The URL to connect to, exactly as checked; raises RefusedTarget, before any
         resolution or connection, when it may not be connected to."""
+        accepted = self._accepted.get(url)
+        if accepted is not None:
+            return accepted
         try:
             target = parse_target(url)
         except TargetError as exc:
             raise RefusedTarget(f"refused target: the URL {exc}") from None
         if reason := target_refusal(target, self._insecure):
             raise RefusedTarget(f"refused target: the URL {reason}")
-        return yarl.URL(target.url, encoded=True)
+        accepted = yarl.URL(target.url, encoded=True)
+        if len(self._accepted) >= MAX_ACCEPTED_URLS:  # the oldest goes first
+            del self._accepted[next(iter(self._accepted))]
+        self._accepted[url] = accepted
+        return accepted
 
     async def post(self, url: str, body: bytes, headers: Sequence[tuple[str, str]],
                    timeout_s: float) -> Sent:

@@ -344,7 +344,8 @@ class Outcome:
 
     def __post_init__(self) -> None:
         # Plain strings of the vocabulary are accepted (and checked) too.
-        object.__setattr__(self, "status", AttemptStatus(self.status))
+        if type(self.status) is not AttemptStatus:
+            object.__setattr__(self, "status", AttemptStatus(self.status))
 
 
 def row_status(status: AttemptStatus) -> str:
