@@ -3,6 +3,7 @@ workflow before anything is written, so a refused request leaves the stored one 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -24,6 +25,10 @@ class WorkflowManager:
         # Triggering reads a workflow per request; a change made here drops it at once, one
         # made by another process is seen within CACHE_TTL_S.
         self._cache: dict[str, tuple[float, Workflow]] = {}
+        # Concurrent misses share one read; `_forget` keeps reads begun before a change out of
+        # the cache, and later requests from joining them.
+        self._reads: dict[tuple[str, str], asyncio.Future[Workflow]] = {}
+        self._generation = 0
 
     async def create(self, tenant: str, spec: WorkflowSpec) -> Workflow:
         validate(spec)
@@ -44,11 +49,29 @@ class WorkflowManager:
         hit = self._cache.get(workflow_id)
         if hit is not None and hit[0] > time.monotonic() and hit[1].tenant_id == tenant:
             return hit[1]
-        workflow = await self.get(tenant, workflow_id)
-        if len(self._cache) >= CACHE_MAX_ENTRIES:
-            self._cache.clear()
-        self._cache[workflow_id] = (time.monotonic() + CACHE_TTL_S, workflow)
+        read = self._reads.get((tenant, workflow_id))
+        if read is None:
+            read = self._reads[(tenant, workflow_id)] = asyncio.ensure_future(
+                self._read(tenant, workflow_id))
+        return await asyncio.shield(read)
+
+    async def _read(self, tenant: str, workflow_id: str) -> Workflow:
+        generation = self._generation
+        try:
+            workflow = await self.get(tenant, workflow_id)
+        finally:
+            if generation == self._generation:  # else `_forget` has dropped it already
+                self._reads.pop((tenant, workflow_id), None)
+        if generation == self._generation:
+            if len(self._cache) >= CACHE_MAX_ENTRIES:
+                self._cache.clear()
+            self._cache[workflow_id] = (time.monotonic() + CACHE_TTL_S, workflow)
         return workflow
+
+    def _forget(self, workflow_id: str) -> None:
+        self._generation += 1
+        self._cache.pop(workflow_id, None)
+        self._reads.clear()
 
     async def list(self, tenant: str, limit: int, offset: int,
                    after_id: str | None = None) -> list[Workflow]:
@@ -58,20 +81,20 @@ class WorkflowManager:
     async def change(self, tenant: str, workflow_id: str,
                      edit: Callable[[WorkflowSpec], WorkflowSpec]) -> Workflow:
         """Apply `edit` to the stored spec, validate the result, and save it."""
-        self._cache.pop(workflow_id, None)
+        self._forget(workflow_id)
         async with self._db.session() as session, session.begin():
             workflow = found(await workflow_store.get(session, tenant, workflow_id,
                                                       for_update=True), "workflow", workflow_id)
             after = edit(workflow.spec)
             validate(after)
             saved = await workflow_store.save(session, workflow, after)
-        self._cache.pop(workflow_id, None)  # again: a read may have cached the old one
+        self._forget(workflow_id)  # again: a read may have cached the old one
         return saved
 
     async def delete(self, tenant: str, workflow_id: str) -> None:
         """Its runs stay readable: they keep the workflow's id, not a reference to the row."""
-        self._cache.pop(workflow_id, None)
+        self._forget(workflow_id)
         async with self._db.session() as session, session.begin():
             if not await workflow_store.remove(session, tenant, workflow_id):
                 raise NotFound(f"workflow {workflow_id!r} not found")
-        self._cache.pop(workflow_id, None)
+        self._forget(workflow_id)
