@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flowhooks_server.domain.tokens import Token
-from flowhooks_server.services import auth
+from flowhooks_server.services import auth, read_cache
 
 
 class FakeDb:
@@ -47,7 +47,7 @@ class Store:
 @pytest.fixture
 def clock(monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr(auth, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(read_cache, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     return now
 
 

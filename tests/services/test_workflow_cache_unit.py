@@ -10,7 +10,7 @@ import types
 import pytest
 
 from flowhooks_server.domain.errors import NotFound
-from flowhooks_server.services import workflows
+from flowhooks_server.services import read_cache, workflows
 
 
 class Reads:
@@ -33,7 +33,7 @@ class Reads:
 @pytest.fixture
 def manager(monkeypatch):
     now = [500.0]
-    monkeypatch.setattr(workflows, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(read_cache, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     manager = workflows.WorkflowManager(db=None)  # type: ignore[arg-type]
     reads = Reads()
     manager.get = reads.get  # type: ignore[method-assign]

@@ -3,14 +3,13 @@ workflow before anything is written, so a refused request leaves the stored one 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 
 from flowhooks_server.clock import utcnow
 from flowhooks_server.domain.errors import NotFound, found
 from flowhooks_server.domain.workflows import Workflow, WorkflowSpec, validate
 from flowhooks_server.ids import new_id
+from flowhooks_server.services.read_cache import ReadCache
 from flowhooks_server.storage import tenants as tenant_store
 from flowhooks_server.storage import workflows as workflow_store
 from flowhooks_server.storage.db import Database
@@ -24,11 +23,8 @@ class WorkflowManager:
         self._db = db
         # Triggering reads a workflow per request; a change made here drops it at once, one
         # made by another process is seen within CACHE_TTL_S.
-        self._cache: dict[str, tuple[float, Workflow]] = {}
-        # Concurrent misses share one read; `_forget` keeps reads begun before a change out of
-        # the cache, and later requests from joining them.
-        self._reads: dict[tuple[str, str], asyncio.Future[Workflow]] = {}
-        self._generation = 0
+        self._cache: ReadCache[tuple[str, str], Workflow] = ReadCache(CACHE_TTL_S,
+                                                                      CACHE_MAX_ENTRIES)
 
     async def create(self, tenant: str, spec: WorkflowSpec) -> Workflow:
         validate(spec)
@@ -46,32 +42,11 @@ class WorkflowManager:
 
     async def get_for_trigger(self, tenant: str, workflow_id: str) -> Workflow:
         """`get`, through a short-lived cache: the hot read of the inbound route."""
-        hit = self._cache.get(workflow_id)
-        if hit is not None and hit[0] > time.monotonic() and hit[1].tenant_id == tenant:
-            return hit[1]
-        read = self._reads.get((tenant, workflow_id))
-        if read is None:
-            read = self._reads[(tenant, workflow_id)] = asyncio.ensure_future(
-                self._read(tenant, workflow_id))
-        return await asyncio.shield(read)
-
-    async def _read(self, tenant: str, workflow_id: str) -> Workflow:
-        generation = self._generation
-        try:
-            workflow = await self.get(tenant, workflow_id)
-        finally:
-            if generation == self._generation:  # else `_forget` has dropped it already
-                self._reads.pop((tenant, workflow_id), None)
-        if generation == self._generation:
-            if len(self._cache) >= CACHE_MAX_ENTRIES:
-                self._cache.clear()
-            self._cache[workflow_id] = (time.monotonic() + CACHE_TTL_S, workflow)
-        return workflow
+        return await self._cache.get((tenant, workflow_id),
+                                     lambda: self.get(tenant, workflow_id))
 
     def _forget(self, workflow_id: str) -> None:
-        self._generation += 1
-        self._cache.pop(workflow_id, None)
-        self._reads.clear()
+        self._cache.forget(lambda key, _workflow: key[1] == workflow_id)
 
     async def list(self, tenant: str, limit: int, offset: int,
                    after_id: str | None = None) -> list[Workflow]:
