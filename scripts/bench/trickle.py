@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import aiohttp
 
-from scripts.bench.common import report, running_stack, seconds
+from scripts.bench.common import profiled, report, running_stack, seconds
 from scripts.bench.delivery import sink, sink_count, wait_count
 from scripts.bench.ingest import BODY, ingest_headers, webhook_workflow
 from scripts.bench.loadgen import paced
@@ -62,15 +62,17 @@ async def run(backend: str) -> None:
                 await wait_count(sink_http, sink_url, 20, 30)
                 await asyncio.sleep(2)
 
-                idle, wall, _ = await cpu_percent_during(pid, asyncio.sleep(window))
+                with profiled(pid, f"trickle-{backend}-idle"):
+                    idle, wall, _ = await cpu_percent_during(pid, asyncio.sleep(window))
                 report("trickle: server CPU when idle", f"{idle:5.1f} % of a core over "
                        f"{wall:.1f} s", value=idle, unit="% core",
                        target=f"< {TARGETS[0]:.0f} %", met=idle < TARGETS[0],
                        window_s=round(wall, 2))
                 for rate in RATES:
                     before = await sink_count(sink_http, sink_url)
-                    pct, wall, done = await cpu_percent_during(
-                        pid, paced(http, url, rate, window, body=BODY, headers={}))
+                    with profiled(pid, f"trickle-{backend}-{rate}"):
+                        pct, wall, done = await cpu_percent_during(
+                            pid, paced(http, url, rate, window, body=BODY, headers={}))
                     expected = before + done.sent
                     try:
                         await wait_count(sink_http, sink_url, expected, 30)

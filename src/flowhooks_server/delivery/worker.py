@@ -1,7 +1,9 @@
 """The delivery worker: three loops around the outbox (`storage.deliveries`).
 
 - The claim loop leases due deliveries in batches, only as many as there are free slots, and
-  starts each as a task: held if its webhook is suspended; otherwise, in its webhook's slot
+  sleeps until it is woken (`delivery.wakeups`) or the next retry falls due, which the claim's
+  own transaction tells (`store.outlook`): one transaction per wake-up. It starts each
+  delivery as a task: held if its webhook is suspended; otherwise, in its webhook's slot
   and under a lease that covers the attempt, one attempt through `delivery.pipeline`
   (prepare, send, classify, outcome), then its metrics and log line, and the failure alert
   the verdict asks for.
@@ -39,7 +41,7 @@ from flowhooks_server.storage.errors import is_outage
 log = logging.getLogger("flowhooks.delivery")
 
 LEASE_MARGIN_S = 15.0
-IDLE_POLL_S = 0.25
+IDLE_POLL_S = 1.0  # a safety net only: new work, retries and unblocked heads all wake it
 REAP_EVERY_S = 5.0
 # Renewed every REAP_EVERY_S: covers the longest attempt (30 s) with room to spare.
 LEASE_RENEWAL = timedelta(seconds=MAX_TIMEOUT_S + LEASE_MARGIN_S)
@@ -62,7 +64,8 @@ class DeliveryWorker:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
         self._inflight: set[asyncio.Task] = set()
         self._alerts: set[asyncio.Task] = set()
-        self._slots = asyncio.Semaphore(concurrency)
+        self._free = concurrency  # attempt slots; a claim takes at most this many
+        self._slot_freed = asyncio.Event()
         self._webhook_slots: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_webhook))
         self._outcomes: list[store.Outcome] = []
@@ -115,53 +118,43 @@ class DeliveryWorker:
         while not self._stopping.is_set():
             self._wakeups.outbox.clear()
             try:
-                claimed = await self._claim()
+                claimed, delay = await self._claim()
             except Exception:
                 log.exception("claim failed")
                 await self._sleep(IDLE_POLL_S)
                 continue
-            if len(claimed) == self._batch:
+            if claimed == self._batch:
                 await asyncio.sleep(0)
                 continue
-            await self._sleep(await self._idle_delay(bool(claimed)))
+            await self._sleep(delay)
 
-    async def _claim(self) -> list[store.Claimed]:
-        async with self._db.session(readonly=True) as session:
-            if not await store.anything_due(session):
-                return []
-        # Claim only what can start now: wait for free slots first.
-        await self._slots.acquire()
-        free = 1
-        while free < self._batch and not self._slots.locked():
-            await self._slots.acquire()
-            free += 1
-        try:
-            async with self._db.session() as session, session.begin():
-                claimed = await store.claim(session, self.owner, free, LEASE_MARGIN_S)
-        except BaseException:
-            for _ in range(free):
-                self._slots.release()
-            raise
-        for _ in range(free - len(claimed)):
-            self._slots.release()
+    async def _claim(self) -> tuple[int, float]:
+        """Lease what is due, no more than can start now, and start it. Returns how many
+        were claimed and how long to sleep before looking again unless woken."""
+        while not self._free:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+        limit = min(self._free, self._batch)
+        async with self._db.session() as session, session.begin():
+            claimed = await store.claim(session, self.owner, limit, LEASE_MARGIN_S)
+            now = utcnow()
+            # A full claim means more may be due: look again at once. Otherwise, what is
+            # still due is an ordered delivery behind an unfinished head, whose outcome wakes
+            # us; sleep until the next retry falls due.
+            full = len(claimed) == limit
+            due, newest = (None, 0) if full else await store.outlook(session, after=now)
+        self._wakeups.deliveries_seen(newest)
+        self._free -= len(claimed)
         bodies = Bodies()  # a fan-out renders once
         for job in claimed:
             task = asyncio.create_task(self._attempt(job, bodies))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
-        return claimed
-
-    async def _idle_delay(self, claimed_some: bool) -> float:
-        if claimed_some:
-            return 0  # more may be due now
-        # Deliveries due but not claimable (ordered, behind an unfinished head) wait for that
-        # head to finish, which wakes us; sleep until the next retry falls due.
-        now = utcnow()
-        async with self._db.session(readonly=True) as session:
-            due = await store.next_due(session, after=now)
+        if full:
+            return len(claimed), 0.0
         if due is None:
-            return IDLE_POLL_S
-        return min((due - now).total_seconds(), IDLE_POLL_S)
+            return len(claimed), IDLE_POLL_S
+        return len(claimed), min(max((due - now).total_seconds(), 0.0), IDLE_POLL_S)
 
     async def _sleep(self, seconds: float) -> None:
         if seconds <= 0:
@@ -214,7 +207,8 @@ class DeliveryWorker:
                     outcome = pipeline.crashed(job, exc)
             self._push(outcome)
         finally:
-            self._slots.release()
+            self._free += 1
+            self._slot_freed.set()
 
     async def _lease_covers_attempt(self, job: store.Claimed) -> bool:
         """A delivery that waited for its webhook's slot may have little lease left: extend

@@ -11,6 +11,8 @@ written as it says; only `row_status` knows that a delivery row calls `retrying`
 
 from __future__ import annotations
 
+import secrets
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -19,6 +21,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Select,
+    Integer,
     Table,
     and_,
     bindparam,
@@ -65,10 +68,18 @@ DELIVERIES = cast(Table, Delivery.__table__)
 DELIVERY_LOGS = cast(Table, DeliveryLog.__table__)
 
 
-async def notify(session: AsyncSession, channel: str) -> None:
-    """On PostgreSQL, wake the other processes when this transaction commits."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_notify(:c, '')"), {"c": channel})
+# Sent with every NOTIFY, so that a listener can tell its own process's notifications (whose
+# wake-ups happened in-process already) from other processes'.
+ORIGIN = secrets.token_hex(8)
+
+
+async def notify(session: AsyncSession, *channels: str) -> None:
+    """On PostgreSQL, wake the other processes when this transaction commits: one statement
+    for every channel given."""
+    if channels and session.get_bind().dialect.name == "postgresql":
+        calls = ", ".join(f"pg_notify(:c{i}, :origin)" for i in range(len(channels)))
+        await session.execute(text(f"SELECT {calls}"),
+                              {"origin": ORIGIN} | {f"c{i}": c for i, c in enumerate(channels)})
 
 
 async def fan_out(session: AsyncSession, events: Sequence[DomainEvent],
@@ -117,9 +128,8 @@ async def fan_out(session: AsyncSession, events: Sequence[DomainEvent],
         await session.execute(insert(DELIVERIES), rows)
     if held_logs:
         await session.execute(insert(DELIVERY_LOGS), held_logs)
-        await notify(session, LOGS_CHANNEL)
-    if len(held_logs) < len(rows):
-        await notify(session, OUTBOX_CHANNEL)
+    await notify(session, *([LOGS_CHANNEL] if held_logs else []),
+                 *([OUTBOX_CHANNEL] if len(held_logs) < len(rows) else []))
     return made
 
 
@@ -298,22 +308,29 @@ async def _each_readable(session: AsyncSession, ids: set[str],
     return rows, unparsable
 
 
+def _due() -> Select[Any]:
+    earlier = aliased(Delivery)
+    blocked = exists().where(earlier.webhook_id == Delivery.webhook_id,
+                             earlier.seq < Delivery.seq, earlier.status.in_(UNFINISHED))
+    return (select(Delivery.seq, Delivery.id, Delivery.event_id, Delivery.webhook_id,
+                   Delivery.attempt)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= bindparam("b_now"),
+                   or_(Delivery.ordered.is_(False), not_(blocked)))
+            .order_by(Delivery.next_attempt_at, Delivery.seq)
+            .limit(bindparam("b_limit", type_=Integer))
+            .with_for_update(skip_locked=True, of=Delivery))
+
+
+# Built once: constructing this ORM statement (an aliased subquery) costs more than running it.
+_DUE = _due()
+
+
 async def claim(session: AsyncSession, owner: str, limit: int, margin_s: float) -> list[Claimed]:
     """Lease up to `limit` due deliveries. An ordered delivery is due only when no earlier
     delivery of its webhook is unfinished. The lease outlasts the longest timeout of the
     batch by `margin_s`."""
     now = utcnow()
-    earlier = aliased(Delivery)
-    blocked = exists().where(earlier.webhook_id == Delivery.webhook_id,
-                             earlier.seq < Delivery.seq, earlier.status.in_(UNFINISHED))
-    due = (select(Delivery.seq, Delivery.id, Delivery.event_id, Delivery.webhook_id,
-                  Delivery.attempt)
-           .where(Delivery.status == "pending", Delivery.next_attempt_at <= now,
-                  or_(Delivery.ordered.is_(False), not_(blocked)))
-           .order_by(Delivery.next_attempt_at, Delivery.seq)
-           .limit(limit)
-           .with_for_update(skip_locked=True, of=Delivery))
-    picked = (await session.execute(due)).all()
+    picked = (await session.execute(_DUE, {"b_now": now, "b_limit": limit})).all()
     if not picked:
         return []
     hooks = await _targets_of(session, {p.webhook_id for p in picked})
@@ -394,9 +411,8 @@ async def record(session: AsyncSession, owner: str, outcomes: Sequence[Outcome])
         await session.execute(
             update(DivertedEvent).where(DivertedEvent.resend_delivery_id.in_(failed))
             .values(resend_delivery_id=None).execution_options(synchronize_session=False))
-    await notify(session, LOGS_CHANNEL)
-    if any(wakes_claimers(o) for o in outcomes):
-        await notify(session, OUTBOX_CHANNEL)
+    await notify(session, LOGS_CHANNEL,
+                 *([OUTBOX_CHANNEL] if any(wakes_claimers(o) for o in outcomes) else []))
 
 
 async def _divert(session: AsyncSession, outcomes: Sequence[Outcome], now: datetime) -> None:
@@ -499,11 +515,26 @@ async def release_stranded(session: AsyncSession, since: datetime | None = None)
     return result
 
 
-async def anything_due(session: AsyncSession) -> bool:
-    """A cheap read before a claim: most wake-ups find nothing, and a claim is a write."""
-    return await session.scalar(
-        select(Delivery.seq).where(Delivery.status == "pending",
-                                   Delivery.next_attempt_at <= utcnow()).limit(1)) is not None
+async def outlook(session: AsyncSession, after: datetime) -> tuple[datetime | None, int]:
+    """After a claim, in its transaction: the earliest due time later than `after` of a
+    pending delivery (when the claimer looks next), and the newest delivery's seq (what the
+    claimer has now seen)."""
+    row = (await session.execute(select(
+        select(func.min(Delivery.next_attempt_at))
+        .where(Delivery.status == "pending", Delivery.next_attempt_at > after)
+        .scalar_subquery(),
+        select(func.max(Delivery.seq)).scalar_subquery()))).one()
+    return row[0], row[1] or 0
+
+
+def newest_seq_sqlite(conn: sqlite3.Connection) -> int | None:
+    """The newest delivery's seq, read on a plain sqlite3 connection (the wake-up follower's,
+    on the event loop: an O(1) lookup of the largest rowid); None if it cannot be read."""
+    try:
+        row = conn.execute(f"SELECT max(seq) FROM {DELIVERIES.name}").fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] or 0
 
 
 async def next_due(session: AsyncSession, after: datetime | None = None) -> datetime | None:
