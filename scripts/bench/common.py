@@ -165,18 +165,20 @@ async def until(predicate: Callable[[], Awaitable[bool]], timeout_s: float,
 @contextlib.contextmanager
 def profiled(pid: int, name: str) -> Iterator[None]:
     """With FLOWHOOKS_BENCH_PROFILE=<dir>, sample process `pid` with py-spy (on-CPU samples
-    only, every thread, native frames) while the block runs, into <dir>/<name>.txt as
-    collapsed stacks (one line per stack, its sample count last) — the profiles the closing
-    notes of issues 12 and 16 quote. Without it, nothing."""
+    only, every thread; FLOWHOOKS_BENCH_PROFILE_ARGS adds options) while the block runs,
+    into <dir>/<name>.txt as collapsed stacks (one line per stack, its sample count last):
+    the profiles the closing notes of issues 12 and 16 quote. Without it, nothing."""
     out_dir = os.environ.get("FLOWHOOKS_BENCH_PROFILE")
     if not out_dir:
         yield
         return
     import subprocess
     Path(out_dir).mkdir(parents=True, exist_ok=True)
+    extra = os.environ.get("FLOWHOOKS_BENCH_PROFILE_ARGS", "").split()  # e.g. --native
     spy = subprocess.Popen(
         [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(pid), "--format",
-         "raw", "--threads", "--rate", "250", *os.environ.get("FLOWHOOKS_BENCH_PROFILE_ARGS", "").split(), "-o", str(Path(out_dir) / f"{name}.txt")],
+         "raw", "--threads", "--rate", "250", *extra,
+         "-o", str(Path(out_dir) / f"{name}.txt")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)   # py-spy attaches before the window starts
     try:

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
-    Select,
     Integer,
+    Select,
     Table,
     and_,
     bindparam,
@@ -308,7 +308,7 @@ async def _each_readable(session: AsyncSession, ids: set[str],
     return rows, unparsable
 
 
-def _due() -> Select[Any]:
+def _due() -> Select[int, str, str, str, int]:
     earlier = aliased(Delivery)
     blocked = exists().where(earlier.webhook_id == Delivery.webhook_id,
                              earlier.seq < Delivery.seq, earlier.status.in_(UNFINISHED))
