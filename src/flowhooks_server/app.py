@@ -33,6 +33,7 @@ from flowhooks_server.api.webhooks import WebhookServicer
 from flowhooks_server.api.workflows import WorkflowServicer
 from flowhooks_server.config import Settings
 from flowhooks_server.delivery.feed import LogFeed
+from flowhooks_server.delivery.handoff import Handoff
 from flowhooks_server.delivery.sender import Sender
 from flowhooks_server.delivery.wakeups import Wakeups
 from flowhooks_server.delivery.worker import DeliveryWorker
@@ -72,7 +73,8 @@ class App:
                                        on_released=self.wakeups.outbox_changed)
         self.workflows = WorkflowManager(self.db)
         self.events = EventReader(self.db)
-        self.outbox = Outbox(self.db, self.wakeups)
+        self.handoff = Handoff()
+        self.outbox = Outbox(self.db, self.wakeups, self.handoff)
         self.runs = RunEngine(self.db, self.outbox)
         self.inbound = Inbound(self.db, self.workflows, self.runs)
         self.feed = LogFeed(self.db, self.wakeups)
@@ -128,6 +130,7 @@ class App:
         await self.wakeups.start()
         await self.sender.start()
         await self.worker.start(single_process=self.db.is_sqlite)
+        self.handoff.attach(self.worker)
         await self.feed.start()
         await self.pruner.start()
         await self.runs.start_timers()
@@ -142,6 +145,7 @@ class App:
         await self.feed.stop()
         # No new work once SIGTERM arrives: the worker stops claiming before the server
         # drains its calls.
+        self.handoff.detach()
         await self.worker.stop(grace_s)
         if self.server is not None:
             await self.server.stop(grace_s)

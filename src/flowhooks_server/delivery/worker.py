@@ -24,6 +24,7 @@ import os
 import socket
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import timedelta
 
 from flowhooks_server import metrics
@@ -66,6 +67,7 @@ class DeliveryWorker:
         self._alerts: set[asyncio.Task] = set()
         self._free = concurrency  # attempt slots; a claim takes at most this many
         self._slot_freed = asyncio.Event()
+        self._leased: set[int] = set()  # seqs leased here and not yet recorded
         self._webhook_slots: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(per_webhook))
         self._outcomes: list[store.Outcome] = []
@@ -131,7 +133,7 @@ class DeliveryWorker:
     async def _claim(self) -> tuple[int, float]:
         """Lease what is due, no more than can start now, and start it. Returns how many
         were claimed and how long to sleep before looking again unless woken."""
-        while not self._free:
+        while self._free <= 0:
             self._slot_freed.clear()
             await self._slot_freed.wait()
         limit = min(self._free, self._batch)
@@ -144,17 +146,37 @@ class DeliveryWorker:
             full = len(claimed) == limit
             due, newest = (None, 0) if full else await store.outlook(session, after=now)
         self._wakeups.deliveries_seen(newest)
-        self._free -= len(claimed)
         bodies = Bodies()  # a fan-out renders once
-        for job in claimed:
-            task = asyncio.create_task(self._attempt(job, bodies))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+        self._start(claimed, bodies)
         if full:
             return len(claimed), 0.0
         if due is None:
             return len(claimed), IDLE_POLL_S
         return len(claimed), min(max((due - now).total_seconds(), 0.0), IDLE_POLL_S)
+
+    def _start(self, jobs: Sequence[store.Claimed], bodies: Bodies) -> None:
+        self._free -= len(jobs)
+        for job in jobs:
+            self._leased.add(job.seq)
+            task = asyncio.create_task(self._attempt(job, bodies))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+
+    # -- hand-off (`delivery.handoff`) ----------------------------------------------------
+
+    def lease(self) -> store.Lease | None:
+        """A lease for deliveries made in this process, while slots are free."""
+        if self._stopping.is_set() or not self._tasks or self._free <= 0:
+            return None
+        return store.Lease(self.owner, min(self._free, self._batch), LEASE_MARGIN_S)
+
+    def take(self, jobs: Sequence[store.Claimed]) -> None:
+        """Deliveries leased by `lease`, committed: attempted as if claimed. Once stopping,
+        they are left to `stop`, which gives every lease of this worker back."""
+        if self._stopping.is_set():
+            return
+        self._start(jobs, Bodies())
+        self._wakeups.deliveries_seen(max(job.seq for job in jobs))
 
     async def _sleep(self, seconds: float) -> None:
         if seconds <= 0:
@@ -170,7 +192,8 @@ class DeliveryWorker:
                 async with self._db.session() as session, session.begin():
                     # Our own claims first: queued behind a slow webhook they may outlive
                     # their first lease, and only a dead process's leases may run out.
-                    await store.renew_leases(session, self.owner, utcnow() + LEASE_RENEWAL)
+                    await store.renew_leases(session, self.owner, set(self._leased),
+                                             utcnow() + LEASE_RENEWAL)
                     reaped = await store.reap_expired(session)
                     released = await store.release_stranded(
                         session, since=utcnow() - STRANDED_LOOKBACK)
@@ -332,6 +355,8 @@ class DeliveryWorker:
             # Even the bare entry is refused: leave the lease to run out, as after a crash.
             log.error("a delivery's outcome could not be recorded at all", extra={
                 "delivery": outcome.claimed.id, "error": type(again).__name__})
+            if not is_outage(again):
+                self._leased.discard(outcome.claimed.seq)  # its lease runs out: reaped
             return [finished] if is_outage(again) else []
 
     def _poison_tries(self, outcome: store.Outcome) -> int:
@@ -340,6 +365,7 @@ class DeliveryWorker:
     async def _write(self, outcomes: list[store.Outcome]) -> None:
         async with self._db.session() as session, session.begin():
             await store.record(session, self.owner, outcomes)
+        self._leased.difference_update(o.claimed.seq for o in outcomes)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, cut short when the worker is told to stop."""

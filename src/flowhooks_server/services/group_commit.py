@@ -42,6 +42,7 @@ from flowhooks_server.services.outbox import Outbox, RunEvent
 from flowhooks_server.storage import dedupe as dedupe_store
 from flowhooks_server.storage import runs as run_store
 from flowhooks_server.storage.db import Database
+from flowhooks_server.storage.deliveries import FanOut
 from flowhooks_server.storage.errors import is_outage
 
 log = logging.getLogger("flowhooks.runs")
@@ -137,7 +138,7 @@ class GroupCommit:
     async def _commit(self, batch: list[_Start]) -> None:
         """Write `batch` and resolve its futures; on a data error, each start alone."""
         try:
-            outcomes, delivered = await self._write(batch)
+            outcomes, made = await self._write(batch)
         except Exception as exc:  # noqa: BLE001 - each caller gets the failure
             if len(batch) == 1 or is_outage(exc):
                 _fail(batch, exc)
@@ -150,12 +151,12 @@ class GroupCommit:
         for item, outcome in zip(batch, outcomes, strict=True):
             if not item.done.done():
                 item.done.set_result(outcome)
-        if delivered:  # else nobody has anything new to do
-            self._outbox.committed()
+        if made:  # else nobody has anything new to do
+            self._outbox.committed(made)
 
-    async def _write(self, batch: list[_Start]) -> tuple[list[Started], bool]:
-        """One transaction for the batch: each start's outcome, and whether any delivery was
-        made."""
+    async def _write(self, batch: list[_Start]) -> tuple[list[Started], list[FanOut]]:
+        """One transaction for the batch: each start's outcome, and the deliveries made
+        (for `Outbox.committed`)."""
         outcomes: list[Started] = []
         async with self._db.session() as session, session.begin():
             fresh: list[NewRun] = []
@@ -175,18 +176,20 @@ class GroupCommit:
                 outcomes.append(Started(True, ids))
                 fresh.extend(item.runs)
             if not fresh:
-                return outcomes, False
+                return outcomes, []
             await run_store.insert_runs(session, [new.run for new in fresh])
             await run_store.insert_tasks(session, [t for new in fresh for t in new.tasks])
             by_tenant: dict[str, list[RunEvent]] = defaultdict(list)
             for new in fresh:
                 by_tenant[new.run.tenant_id] += [(t, d, new.run.workflow_id, new.run.id)
                                                  for t, d in new.events]
-            delivered = False
+            made: list[FanOut] = []
             for tenant, events in by_tenant.items():
                 if events:
-                    delivered |= await self._outbox.add_each(session, tenant, events)
-        return outcomes, delivered
+                    fan_out = await self._outbox.add_each(session, tenant, events)
+                    if any(fan_out.ids.values()):
+                        made.append(fan_out)
+        return outcomes, made
 
 
 def _fail(batch: list[_Start], exc: BaseException) -> None:

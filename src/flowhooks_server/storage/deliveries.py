@@ -82,13 +82,41 @@ async def notify(session: AsyncSession, *channels: str) -> None:
                               {"origin": ORIGIN} | {f"c{i}": c for i, c in enumerate(channels)})
 
 
+@dataclass(frozen=True)
+class Lease:
+    """Deliveries that `fan_out` may lease at once to the caller's own worker: up to
+    `capacity`, each until its webhook's timeout plus `margin_s` from now, held by `owner`."""
+
+    owner: str
+    capacity: int
+    margin_s: float
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """What `fan_out` made: the delivery ids by event id; the deliveries leased to the
+    caller's worker (to start once the transaction commits); whether any other is pending
+    for whichever claimer looks first."""
+
+    ids: dict[str, list[str]]
+    leased: list[Claimed]
+    pending: bool
+
+
 async def fan_out(session: AsyncSession, events: Sequence[DomainEvent],
-                  only_webhook: str | None = None) -> dict[str, list[str]]:
+                  only_webhook: str | None = None, lease: Lease | None = None) -> FanOut:
     """For each event (of one tenant, in order), one delivery per enabled webhook subscribed
     to its type (or just `only_webhook`, subscribed or not): pending, or held with a log
-    entry when the webhook is suspended. Returns the delivery ids by event id."""
+    entry when the webhook is suspended.
+
+    With a `lease`, deliveries to unordered, unsuspended webhooks are made in flight under
+    it instead, up to its capacity, at their first attempt, and come back `leased`: their
+    first attempt needs no claim (an ordered webhook's always wait for a claim, which
+    knows what is ahead of them). Should the process die before it attempts them, the lease
+    runs out and they are reaped like any other claim's."""
     tenant = events[0].tenant_id
-    columns = (Webhook.id, Webhook.url, Webhook.suspended, Webhook.ordered)
+    columns = (Webhook.id, Webhook.url, Webhook.suspended, Webhook.ordered,
+               Webhook.updated_at)
     targets: dict[str, Sequence[Any]]  # rows with the `columns` by event id
     if only_webhook is not None:
         only = (await session.execute(select(*columns).where(
@@ -107,7 +135,12 @@ async def fan_out(session: AsyncSession, events: Sequence[DomainEvent],
                                    if h.event_type in covering[event.id]}.values())
                    for event in events}
     now = utcnow()
+    hand = _leasable(targets, lease)
+    hooks = await _targets_from(session, {h.id: (h.updated_at, h.suspended)
+                                          for h in hand.values()}) if hand else {}
     rows: list[dict[str, Any]] = []
+    leased_rows: list[dict[str, Any]] = []
+    leased_to: list[tuple[DomainEvent, DeliveryTarget]] = []
     held_logs: list[LogRow] = []
     made: dict[str, list[str]] = {}
     for event in events:  # in event order, so an ordered webhook's seqs follow it
@@ -115,10 +148,19 @@ async def fan_out(session: AsyncSession, events: Sequence[DomainEvent],
         for hook in targets[event.id]:
             delivery_id = new_id("dlv")
             made[event.id].append(delivery_id)
-            rows.append({"id": delivery_id, "tenant_id": tenant, "event_id": event.id,
-                         "webhook_id": hook.id, "status": "held" if hook.suspended else "pending",
-                         "ordered": hook.ordered, "attempt": 0, "next_attempt_at": now,
-                         "created_at": now, "updated_at": now})
+            row = {"id": delivery_id, "tenant_id": tenant, "event_id": event.id,
+                   "webhook_id": hook.id, "status": "held" if hook.suspended else "pending",
+                   "ordered": hook.ordered, "attempt": 0, "next_attempt_at": now,
+                   "created_at": now, "updated_at": now}
+            target = hooks.get(hook.id)
+            if lease is not None and target is not None and len(leased_rows) < lease.capacity:
+                row |= {"status": "inflight", "attempt": 1, "lease_owner": lease.owner,
+                        "lease_expires_at": now + timedelta(
+                            seconds=target.timeout_s + lease.margin_s)}
+                leased_rows.append(row)
+                leased_to.append((event, target))
+                continue
+            rows.append(row)
             if hook.suspended:
                 held_logs.append(log_row(
                     tenant_id=tenant, webhook_id=hook.id, delivery_id=delivery_id,
@@ -126,11 +168,34 @@ async def fan_out(session: AsyncSession, events: Sequence[DomainEvent],
                     status=AttemptStatus.HELD, url=hook.url, error=HELD_REASON, now=now))
     if rows:
         await session.execute(insert(DELIVERIES), rows)
+    leased: list[Claimed] = []
+    if leased_rows:
+        seqs = (await session.execute(
+            insert(DELIVERIES).returning(DELIVERIES.c.seq, sort_by_parameter_order=True),
+            leased_rows)).scalars().all()
+        leased = [Claimed(seq, row["id"], _view(event), target, 1, row["lease_expires_at"])
+                  for seq, row, (event, target) in zip(seqs, leased_rows, leased_to,
+                                                        strict=True)]
     if held_logs:
         await session.execute(insert(DELIVERY_LOGS), held_logs)
+    pending = len(held_logs) < len(rows)
+    # Others' watchers and claimers; a leased delivery is news to nobody else yet.
     await notify(session, *([LOGS_CHANNEL] if held_logs else []),
-                 *([OUTBOX_CHANNEL] if len(held_logs) < len(rows) else []))
-    return made
+                 *([OUTBOX_CHANNEL] if pending else []))
+    return FanOut(made, leased, pending)
+
+
+def _leasable(targets: dict[str, Sequence[Any]], lease: Lease | None) -> dict[str, Any]:
+    """The webhooks whose new deliveries a lease may take: unordered and unsuspended."""
+    if lease is None or lease.capacity <= 0:
+        return {}
+    return {h.id: h for hooks in targets.values() for h in hooks
+            if not h.ordered and not h.suspended}
+
+
+def _view(event: DomainEvent) -> EventView:
+    return EventView(event.id, event.type, event.tenant_id, event.workflow_id,
+                     event.created_at, event.data)
 
 
 def storable_text(text: str | None) -> str | None:
@@ -232,6 +297,7 @@ def _unreadable_target(webhook_id: str, url: str, ordered: bool, suspended: bool
 
 
 _targets = TargetCache()
+RENEW_CHUNK = 500
 
 
 async def _targets_of(session: AsyncSession, webhook_ids: set[str]) -> dict[str, DeliveryTarget]:
@@ -239,9 +305,16 @@ async def _targets_of(session: AsyncSession, webhook_ids: set[str]) -> dict[str,
     versions = (await session.execute(
         select(Webhook.id, Webhook.updated_at, Webhook.suspended)
         .where(Webhook.id.in_(webhook_ids)))).all()
+    return await _targets_from(session, {hook_id: (version, suspended)
+                                         for hook_id, version, suspended in versions})
+
+
+async def _targets_from(session: AsyncSession, versions: dict[str, tuple[datetime, bool]]
+                        ) -> dict[str, DeliveryTarget]:
+    """The targets of webhooks whose version and suspension were just read."""
     found: dict[str, DeliveryTarget] = {}
     stale: set[str] = set()
-    for hook_id, version, suspended in versions:
+    for hook_id, (version, suspended) in versions.items():
         cached = _targets.get(hook_id, version)
         if cached is None:
             stale.add(hook_id)
@@ -434,15 +507,22 @@ async def _divert(session: AsyncSession, outcomes: Sequence[Outcome], now: datet
             index_elements=[DivertedEvent.webhook_id, DivertedEvent.event_id], set_=values))
 
 
-async def renew_leases(session: AsyncSession, owner: str, until: datetime) -> int:
-    """The heartbeat of a live process: every lease it holds now lasts until `until`."""
-    result = await affected(session,
-        update(Delivery)
-        .where(Delivery.lease_owner == owner, Delivery.status == "inflight",
-               Delivery.lease_expires_at < until)
-        .values(lease_expires_at=until)
-        .execution_options(synchronize_session=False))
-    return result
+async def renew_leases(session: AsyncSession, owner: str, seqs: set[int],
+                       until: datetime) -> int:
+    """The heartbeat of a live process: the leases it holds on the deliveries `seqs` (those
+    it is attempting or recording) now last until `until`. A lease of its own it does not
+    know of (a hand-off whose commit failed on the way back) is left to run out."""
+    renewed = 0
+    ordered = sorted(seqs)
+    for start in range(0, len(ordered), RENEW_CHUNK):
+        renewed += await affected(session,
+            update(Delivery)
+            .where(Delivery.seq.in_(ordered[start:start + RENEW_CHUNK]),
+                   Delivery.lease_owner == owner, Delivery.status == "inflight",
+                   Delivery.lease_expires_at < until)
+            .values(lease_expires_at=until)
+            .execution_options(synchronize_session=False))
+    return renewed
 
 
 async def extend_lease(session: AsyncSession, claimed: Claimed, owner: str,

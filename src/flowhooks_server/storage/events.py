@@ -3,6 +3,7 @@ plain values (building ORM objects costs more than the insert)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -45,8 +46,15 @@ async def add_each(session: AsyncSession, tenant_id: str,
     now = utcnow()
     made = [Event(new_id("evt"), tenant_id, event_type, data, workflow_id, run_id, now)
             for event_type, data, workflow_id, run_id in events]
-    await session.execute(insert(_EVENTS), [
-        {"id": e.id, "tenant_id": e.tenant_id, "type": e.type, "data": e.data,
-         "source": e.source, "workflow_id": e.workflow_id,
-         "workflow_run_id": e.workflow_run_id, "created_at": e.created_at} for e in made])
-    return made
+    rows = [{"id": e.id, "tenant_id": e.tenant_id, "type": e.type, "data": e.data,
+             "source": e.source, "workflow_id": e.workflow_id,
+             "workflow_run_id": e.workflow_run_id, "created_at": e.created_at} for e in made]
+    if session.get_bind().dialect.name != "postgresql":
+        await session.execute(insert(_EVENTS), rows)
+        return made
+    # jsonb orders an object's keys its own way: the data comes back as stored, so that a
+    # first attempt made from these values renders what every later one reads back.
+    stored = (await session.execute(
+        insert(_EVENTS).returning(_EVENTS.c.data, sort_by_parameter_order=True),
+        rows)).scalars().all()
+    return [replace(e, data=data) for e, data in zip(made, stored, strict=True)]
