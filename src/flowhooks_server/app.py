@@ -129,6 +129,7 @@ class App:
         await self.health.check_once()
         await self.wakeups.start()
         await self.sender.start()
+        self.db.start_checkpoints()
         await self.worker.start(single_process=self.db.is_sqlite)
         self.handoff.attach(self.worker)
         await self.feed.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -47,10 +48,47 @@ async def test_sqlite_creates_directory_and_sets_pragmas(tmp_path):
         async with database.session() as session:
             pragmas = {name: (await session.execute(text(f"PRAGMA {name}"))).scalar()
                        for name in ("journal_mode", "synchronous", "foreign_keys",
-                                    "busy_timeout")}
+                                    "busy_timeout", "wal_autocheckpoint")}
+        # The lock is waited for without blocking the event loop (next test), and checkpoints
+        # run from a thread: SQLite's own busy handler and autocheckpoint would block it.
         assert pragmas == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1,
-                           "busy_timeout": 30000}
+                           "busy_timeout": 0, "wal_autocheckpoint": 0}
     finally:
+        await database.dispose()
+
+
+async def test_a_writer_waits_for_another_connections_lock_while_the_loop_runs(tmp_path):
+    path = tmp_path / "x.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        async with database.session() as session, session.begin():
+            await session.execute(text("CREATE TABLE t (x INTEGER)"))
+        other.execute("BEGIN IMMEDIATE")  # another process's writer holds the lock
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+
+        async def write() -> None:
+            async with database.session() as session, session.begin():
+                await session.execute(text("INSERT INTO t VALUES (1)"))
+
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not writing.done(), "the write did not wait for the lock"
+        assert ticks >= 10, f"the event loop was blocked while the write waited ({ticks})"
+        other.execute("COMMIT")
+        await asyncio.wait_for(writing, 5)
+        ticker.cancel()
+        assert other.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+    finally:
+        other.close()
         await database.dispose()
 
 

@@ -1,7 +1,8 @@
 """The database handle: one async engine per process, SQLite (embedded default) or PostgreSQL.
 
-On SQLite every connection runs in WAL mode with foreign keys on, and a write session starts
-with `BEGIN IMMEDIATE` (the write lock up front, so a transaction never fails to upgrade its
+On SQLite every connection runs in WAL mode with foreign keys on, in the event loop's thread
+for a database file (`storage.sqlite_inline`), and a write session starts with
+`BEGIN IMMEDIATE` (the write lock up front, so a transaction never fails to upgrade its
 lock half-way); `session(readonly=True)` starts a plain deferred `BEGIN` that does not wait for
 writers."""
 
@@ -17,6 +18,9 @@ from sqlalchemy import CursorResult, Executable, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from flowhooks_server.background import Background
+from flowhooks_server.storage import sqlite_inline
 
 PING_TIMEOUT_S = 1.0
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -45,9 +49,14 @@ class Database:
         backend = make_url(url).get_backend_name()
         self._postgres = backend == "postgresql"
         self._sqlite = backend == "sqlite"
+        self._file = sqlite_file(url) if self._sqlite else None
+        self._checkpoints = Background("sqlite-checkpoint")
         if self._sqlite:
             ensure_sqlite_dir(url)
             kwargs: dict = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+            if self._file is not None:
+                kwargs = {"async_creator": sqlite_inline.creator(
+                    str(self._file), SQLITE_BUSY_TIMEOUT_MS / 1000)}
         else:
             kwargs = {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10,
                       "pool_timeout": 5, "pool_recycle": 1800}
@@ -56,7 +65,8 @@ class Database:
         # Bound parameters never reach an error message or a log line: they hold secrets.
         self.engine = create_async_engine(url, hide_parameters=True, **kwargs)
         if self._sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect",
+                         _inline_pragmas if self._file is not None else _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._reader = self.engine.execution_options(**{_READONLY: True})
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -93,7 +103,13 @@ class Database:
         except Exception:  # noqa: BLE001 - any failure means "not reachable"
             return False
 
+    def start_checkpoints(self) -> None:
+        """On a SQLite file, WAL checkpoints from now on (see `storage.sqlite_inline`)."""
+        if self._file is not None and not self._checkpoints.running:
+            self._checkpoints.start(sqlite_inline.Checkpointer(self._file).run)
+
     async def dispose(self) -> None:
+        await self._checkpoints.stop()
         await self.engine.dispose()
 
 
@@ -111,13 +127,23 @@ def dialect_insert(session: AsyncSession, model):
     return sqlite.insert(model)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON")
+
+
+def _sqlite_pragmas(dbapi_connection, _record,
+                    pragmas: tuple[str, ...] = (*_PRAGMAS,
+                                                f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                    ) -> None:
     dbapi_connection.isolation_level = None  # transactions are begun by _sqlite_begin
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
-                   f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"):
+    for pragma in pragmas:
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+def _inline_pragmas(dbapi_connection, record) -> None:
+    """An inline connection waits for locks itself (busy_timeout stays 0)."""
+    _sqlite_pragmas(dbapi_connection, record, _PRAGMAS)
 
 
 def _sqlite_begin(conn) -> None:
