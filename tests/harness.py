@@ -55,6 +55,9 @@ class Stack:
             FLOWHOOKS_METRICS_PORT=str(self.metrics_port),
             FLOWHOOKS_BOOTSTRAP_TOKEN=self.bootstrap_token,
             FLOWHOOKS_ALLOW_INSECURE_TARGETS="0",
+            # One server process unless a test asks for more (its PostgreSQL default is the
+            # number of cores): tests read that one process's log and kill it.
+            FLOWHOOKS_PROCESSES="1",
         )
         env.update(self.extra_env)
         return env

@@ -130,7 +130,9 @@ class App:
         await self.wakeups.start()
         await self.sender.start()
         self.db.start_checkpoints()
-        await self.worker.start(single_process=self.db.is_sqlite)
+        # Only a lone process may take every lease at start as its own dead predecessor's.
+        await self.worker.start(
+            single_process=self.db.is_sqlite and self.settings.processes == 1)
         self.handoff.attach(self.worker)
         await self.feed.start()
         await self.pruner.start()

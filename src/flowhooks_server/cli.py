@@ -97,7 +97,9 @@ def _announce(settings: Settings, dev_token: str | None) -> None:
         f"  REST (Envoy):      {rest}",
         f"  console:           {rest}/console/",
         f"  OpenAPI:           {rest}/openapi.json",
-        f"  gRPC:              {settings.bind}:{settings.grpc_port}",
+        f"  gRPC:              {settings.bind}:{settings.grpc_port}"
+        + (f" (and {settings.processes - 1} more server processes)"
+           if settings.processes > 1 else ""),
         f"  Envoy admin:       http://127.0.0.1:{settings.envoy_admin_port}",
         f"  metrics:           http://127.0.0.1:{settings.metrics_port}/metrics",
         f"  database:          {settings.redacted_database_url()}",
@@ -132,4 +134,29 @@ def main(argv: list[str] | None = None) -> int:
         log.info("database migrated", extra={"database": settings.redacted_database_url()})
         if args.command == "migrate":
             return 0
+    if args.command == "run" and settings.processes > 1:
+        return asyncio.run(_supervise(settings))
     return asyncio.run(_serve(settings, with_envoy=args.command == "run"))
+
+
+async def _supervise(settings: Settings) -> int:
+    """`run` with several server processes (flowhooks_server.supervisor)."""
+    from flowhooks_server import supervisor
+
+    async def dev_token() -> str | None:
+        if settings.bootstrap_token:
+            return None
+        from flowhooks_server.services.tokens import TokenManager
+        from flowhooks_server.storage.db import Database
+
+        db = Database(settings.database_url)
+        try:
+            token, made = await TokenManager(db).dev_admin_token(devtoken.read())
+        finally:
+            await db.dispose()
+        if made:
+            devtoken.write(token)
+        return token
+
+    return await supervisor.supervise(settings, _stop_event(),
+                                      lambda token: _announce(settings, token), dev_token)

@@ -30,6 +30,21 @@ def _duration_s(env: dict[str, str], name: str, default: str) -> int:
     return int(match.group(1)) * _UNIT_S[match.group(2)]
 
 
+MAX_PROCESSES = 64
+
+
+def _processes(env: dict[str, str], database_url: str) -> int:
+    """FLOWHOOKS_PROCESSES; by default 1 on SQLite (one writer at a time gains nothing from
+    more) and the number of cores on PostgreSQL."""
+    raw = env.get("FLOWHOOKS_PROCESSES", "")
+    if not raw:
+        return 1 if database_url.startswith("sqlite") else max(1, os.cpu_count() or 1)
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PROCESSES:
+        raise ConfigError(f"FLOWHOOKS_PROCESSES must be a whole number from 1 to "
+                          f"{MAX_PROCESSES}, got {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -41,6 +56,8 @@ class Settings:
     bootstrap_token: str | None
     allow_insecure_targets: bool
     retention_s: int
+    # Server processes behind the one Envoy (`flowhooks run`; see supervisor.py).
+    processes: int = 1
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -48,8 +65,9 @@ class Settings:
         insecure = env.get("FLOWHOOKS_ALLOW_INSECURE_TARGETS", "0")
         if insecure not in ("0", "1"):
             raise ConfigError(f"FLOWHOOKS_ALLOW_INSECURE_TARGETS must be 0 or 1, got {insecure!r}")
+        database_url = env.get("FLOWHOOKS_DATABASE_URL") or DEFAULT_DATABASE_URL
         return cls(
-            database_url=env.get("FLOWHOOKS_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_url=database_url,
             bind=env.get("FLOWHOOKS_BIND", "127.0.0.1"),
             grpc_port=_port(env, "FLOWHOOKS_GRPC_PORT", 50051),
             http_port=_port(env, "FLOWHOOKS_HTTP_PORT", 8080),
@@ -58,6 +76,7 @@ class Settings:
             bootstrap_token=env.get("FLOWHOOKS_BOOTSTRAP_TOKEN") or None,
             allow_insecure_targets=insecure == "1",
             retention_s=_duration_s(env, "FLOWHOOKS_RETENTION", "30d"),
+            processes=_processes(env, database_url),
         )
 
     def redacted_database_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 
@@ -13,6 +14,10 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, static: dict[str, object] | None = None) -> None:
+        super().__init__()
+        self._static = static or {}  # fields of every line (which server process wrote it)
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
@@ -20,6 +25,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            **self._static,
         }
         entry.update(
             (k, v) for k, v in vars(record).items() if k not in _STANDARD and v is not None
@@ -38,7 +44,9 @@ def configure(level: str = "INFO") -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    # Set by the supervisor for each of several server processes (FLOWHOOKS_PROCESSES > 1).
+    index = os.environ.get("FLOWHOOKS_PROCESS_INDEX", "")
+    handler.setFormatter(JsonFormatter({"server": int(index)} if index.isdigit() else None))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -14,6 +14,7 @@ import string
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -36,6 +37,7 @@ LUA_FILTER = "envoy.filters.http.lua"
 # answer RESOURCE_EXHAUSTED, which is 429 over REST.
 MAX_REQUEST_HEADERS_KB = 32
 ROUTE_INDENT = " " * 14
+ENDPOINT_INDENT = " " * 8  # the gRPC cluster's lb_endpoints
 
 
 class EnvoyError(RuntimeError):
@@ -43,14 +45,15 @@ class EnvoyError(RuntimeError):
 
 
 def render_config(
-    grpc_port: int,
+    grpc_port: int | Sequence[int],
     http_port: int,
     admin_port: int,
     descriptor_path: str | os.PathLike[str] | None = None,
     openapi_path: str | os.PathLike[str] | None = None,
 ) -> str:
-    """The Envoy YAML for these ports; the descriptor and the OpenAPI document default to
-    generated/'s."""
+    """The Envoy YAML for these ports (one gRPC upstream endpoint per server process); the
+    descriptor and the OpenAPI document default to generated/'s."""
+    ports = [grpc_port] if isinstance(grpc_port, int) else list(grpc_port)
     descriptor = Path(descriptor_path or DESCRIPTOR)
     if not descriptor.is_file():
         raise EnvoyError(f"descriptor set not found: {descriptor}")
@@ -72,7 +75,9 @@ def render_config(
         for path, field in unwrap.items()
     ]
     return string.Template(TEMPLATE.read_text()).substitute(
-        GRPC_PORT=int(grpc_port),
+        GRPC_ENDPOINTS=f"\n{ENDPOINT_INDENT}".join(
+            "- endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: "
+            + str(int(port)) + "}}}" for port in ports),
         HTTP_PORT=int(http_port),
         ADMIN_PORT=int(admin_port),
         MAX_REQUEST_HEADERS_KB=MAX_REQUEST_HEADERS_KB,

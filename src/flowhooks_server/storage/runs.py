@@ -83,6 +83,15 @@ async def get(session: AsyncSession, tenant_id: str, run_id: str,
     return None if row is None else _run(row)
 
 
+async def get_many(session: AsyncSession, run_ids: Sequence[str],
+                   for_update: bool = False) -> list[Run]:
+    """Runs by id, whatever their tenant (for the timer loop), in id order."""
+    query = select(_Runs).where(_Runs.id.in_(list(run_ids))).order_by(_Runs.id)
+    if for_update:
+        query = query.with_for_update()
+    return [_run(row) for row in await session.scalars(query)]
+
+
 async def tenant_of(session: AsyncSession, run_id: str) -> str | None:
     return await session.scalar(select(_Runs.tenant_id).where(_Runs.id == run_id))
 
@@ -156,6 +165,17 @@ async def pending_callbacks(session: AsyncSession,
     rows = await session.scalars(
         select(models.PendingCallback).where(models.PendingCallback.run_id == run_id))
     return {row.topic: (row.status, row.data) for row in rows}
+
+
+async def pending_callbacks_of(session: AsyncSession, run_ids: Sequence[str]
+                               ) -> dict[str, dict[str, tuple[str, dict[str, Any]]]]:
+    """`pending_callbacks` of several runs at once, by run id."""
+    rows = await session.scalars(select(models.PendingCallback)
+                                 .where(models.PendingCallback.run_id.in_(list(run_ids))))
+    by_run: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {run_id: {} for run_id in run_ids}
+    for row in rows:
+        by_run[row.run_id][row.topic] = (row.status, row.data)
+    return by_run
 
 
 async def remember_callback(session: AsyncSession, run_id: str, topic: str, status: str,
