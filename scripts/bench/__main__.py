@@ -14,12 +14,22 @@ import datetime
 import sys
 import traceback
 
-from scripts.bench import delivery, ingest, listing, report_files, runs, trickle, watchers
+from scripts.bench import (
+    chaos,
+    delivery,
+    ingest,
+    listing,
+    report_files,
+    runs,
+    trickle,
+    watchers,
+)
 from scripts.bench.common import BACKENDS, COLLECTED, record_failure
 from scripts.bench.loadgen import wrk_missing_message, wrk_path
 
 BENCHMARKS = {"listing": listing.run, "delivery": delivery.run, "ingest": ingest.run,
-              "watchers": watchers.run, "runs": runs.run, "trickle": trickle.run}
+              "watchers": watchers.run, "runs": runs.run, "trickle": trickle.run,
+              "chaos": chaos.run}
 NEEDS_WRK = {"ingest", "runs"}
 
 

@@ -186,3 +186,15 @@ def profiled(pid: int, name: str) -> Iterator[None]:
     finally:
         spy.send_signal(2)   # SIGINT: py-spy writes its file and exits
         spy.wait(30)
+
+
+def scale_out(what: str, one: float, two: float, unit: str) -> None:
+    """SPEC §11 scale-out: N = 2 >= 1.6 x N = 1 where the machine has the cores for it; on
+    fewer than 4 cores the bench, the receiver, Envoy and both servers share them, so the
+    figure is reported only."""
+    enough = (os.cpu_count() or 1) >= 4
+    report(f"scale-out: {what}, 2 processes vs 1", f"x{two / one:4.2f} ({two:.0f} vs "
+           f"{one:.0f} {unit})", value=two, unit=unit, baseline=one,
+           target=">= 1.6 x one process" + ("" if enough else
+                                              f" (reported only: {os.cpu_count()} cores)"),
+           met=two >= 1.6 * one if enough else None)

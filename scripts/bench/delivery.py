@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from scripts.bench.common import (
     free_port,
     report,
     running_stack,
+    scale_out,
     seconds,
     until,
 )
@@ -176,7 +176,7 @@ async def run(backend: str) -> None:
                 if backend == "postgres":
                     with _second_process(stack):
                         two = await _throughput(db, url, http, base, "two server processes, ")
-                    _scale_out(one, two)
+                    scale_out("delivery", one, two, "deliveries/s")
                 await _latency(stack, db, url, http)
                 await _fanout(db, url, http)
             finally:
@@ -195,17 +195,6 @@ def _second_process(stack: Stack):
             yield second
         finally:
             second.stop()
-
-
-def _scale_out(one: float, two: float) -> None:
-    """SPEC §11 scale-out: N = 2 ≥ 1.6 × N = 1 where the machine has the cores for it; on
-    fewer than 4 cores the bench, receiver and Envoy share them, so it is reported only."""
-    enough = (os.cpu_count() or 1) >= 4
-    report("scale-out: delivery, 2 processes vs 1", f"x{two / one:4.2f} ({two:.0f} vs "
-           f"{one:.0f} deliveries/s)", value=two, unit="deliveries/s", baseline=one,
-           target=">= 1.6 x one process" + ("" if enough else
-                                              f" (reported only: {os.cpu_count()} cores)"),
-           met=two >= 1.6 * one if enough else None)
 
 
 async def _throughput(db: Database, url: str, http, base: float, label: str = "") -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 
 from flowhooks_server.sidecar.envoy import EnvoyProcess, render_config
-from scripts.bench.common import free_port, report, running_stack, seconds
+from scripts.bench.common import free_port, report, running_stack, scale_out, seconds
 from scripts.bench.loadgen import WrkResult, wrk
 
 BODY = b'{"ref":"main","commit":"0123456789abcdef","pusher":"ci"}'
@@ -99,3 +99,12 @@ async def run(backend: str) -> None:
     report(f"{title}, p99 latency", f"p99 {ours.p99_ms:7.2f} ms  p50 {ours.p50_ms:7.2f} ms",
            value=ours.p99_ms, unit="ms", baseline=base.p99_ms,
            target=f"< {TARGET_P99_MS} ms", met=counts and ours.p99_ms < TARGET_P99_MS)
+    if backend == "postgres":
+        with running_stack(backend, FLOWHOOKS_PROCESSES="2") as stack:
+            tenant = str(uuid.uuid4())
+            workflow = await webhook_workflow(
+                stack, tenant, [{"name": "wait", "type": "eventwait", "topic": "done"}])
+            two = await drive(f"{stack.rest}/api/v2/webhook?ref={workflow}",
+                              ingest_headers(stack, tenant))
+        if two.failed == 0 and counts:
+            scale_out("ingest (FLOWHOOKS_PROCESSES=2)", ours.rate, two.rate, "req/s")
