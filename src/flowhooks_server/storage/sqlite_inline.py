@@ -30,7 +30,7 @@ from typing import Any
 log = logging.getLogger("flowhooks.storage")
 
 BUSY_RETRY_FIRST_S = 0.001
-BUSY_RETRY_MAX_S = 0.05
+BUSY_RETRY_MAX_S = 0.005
 CHECKPOINT_EVERY_S = 1.0
 CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024
 
