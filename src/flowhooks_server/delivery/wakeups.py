@@ -3,8 +3,8 @@ commits, a LISTEN connection on PostgreSQL (its NOTIFY) or `delivery.sqlite_chan
 
 On SQLite every commit is seen, this process's own included (the claim's and the record's
 too), so the outbox is woken only when the newest delivery is newer than the worker has seen
-(`deliveries_seen`, told after each claim): a new delivery from another process wakes the
-worker, the worker's own commits do not wake it again."""
+(`deliveries_seen`, told after each claim and hand-off): a new delivery from another
+process wakes the worker, the worker's own commits do not wake it again."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from flowhooks_server.storage.deliveries import (
 
 log = logging.getLogger("flowhooks.wakeups")
 RECONNECT_S = 1.0
+HANDOFF_GRACE_S = 0.005
 
 
 class Wakeups:
@@ -60,7 +61,16 @@ class Wakeups:
     def _sqlite_changed(self, conn: sqlite3.Connection) -> None:
         self.logs.set()  # the feed looks only while somebody watches
         newest = newest_seq_sqlite(conn)
-        if newest is None or newest > self._seen_seq:
+        if newest is None:
+            self.outbox.set()
+        elif newest > self._seen_seq:
+            # Judged a moment later: a delivery this process just made and leased to its own
+            # worker (delivery.handoff) is seen only once its transaction's context has
+            # closed, a loop turn or two after the commit this follower noticed.
+            asyncio.get_running_loop().call_later(HANDOFF_GRACE_S, self._judge, newest)
+
+    def _judge(self, newest: int) -> None:
+        if newest > self._seen_seq:
             self.outbox.set()
 
     async def stop(self) -> None:

@@ -7,8 +7,9 @@
   and under a lease that covers the attempt, one attempt through `delivery.pipeline`
   (prepare, send, classify, outcome), then its metrics and log line, and the failure alert
   the verdict asks for.
-- The record loop writes the outcomes in batched transactions; an outcome the database
-  refuses is retried alone and, after `POISON_TRIES`, finished as failed (SPEC §8.16).
+- The record loop writes the outcomes in batched transactions (waiting RECORD_LINGER_S
+  after the first for more); an outcome the database refuses is retried alone and, after
+  `POISON_TRIES`, finished as failed (SPEC §8.16).
 - The reap loop renews this process's leases and makes dead processes' deliveries due again.
 
 `stop` stops claiming, lets attempts in flight finish within a grace, records what they gave
@@ -49,6 +50,7 @@ LEASE_RENEWAL = timedelta(seconds=MAX_TIMEOUT_S + LEASE_MARGIN_S)
 STRANDED_LOOKBACK = timedelta(minutes=5)  # ≫ REAP_EVERY_S; start-up looks at everything
 ALERT_TIMEOUT_S = 10.0
 RECORD_RETRY_S = 0.5
+RECORD_LINGER_S = 0.02
 POISON_TRIES = 3  # recordings of one outcome alone before it is finished as failed
 RELEASE_TIMEOUT_S = 1.5  # each of: recording the last outcomes, releasing the leases
 
@@ -218,6 +220,7 @@ class DeliveryWorker:
                 return
             async with self._webhook_slots[job.webhook.id]:
                 if not await self._lease_covers_attempt(job):
+                    self._leased.discard(job.seq)  # another process holds it now
                     return
                 try:
                     done = await pipeline.attempt(job, self._transport, bodies)
@@ -286,6 +289,10 @@ class DeliveryWorker:
     async def _record_loop(self) -> None:
         while True:
             await self._have_outcomes.wait()
+            # Outcomes of attempts finishing meanwhile share the transaction: nobody waits on
+            # a recording (the attempt is made), and at a trickle each would cost its own.
+            if len(self._outcomes) < self._batch:
+                await self._pause(RECORD_LINGER_S)
             self._have_outcomes.clear()
             batch, self._outcomes = self._outcomes, []
             if not batch:

@@ -173,7 +173,8 @@ async def fan_out(session: AsyncSession, events: Sequence[DomainEvent],
         seqs = (await session.execute(
             insert(DELIVERIES).returning(DELIVERIES.c.seq, sort_by_parameter_order=True),
             leased_rows)).scalars().all()
-        leased = [Claimed(seq, row["id"], _view(event), target, 1, row["lease_expires_at"])
+        leased = [Claimed(seq, row["id"], _view(event), target, 1, row["lease_expires_at"],
+                          fresh=True)
                   for seq, row, (event, target) in zip(seqs, leased_rows, leased_to,
                                                         strict=True)]
     if held_logs:
@@ -240,6 +241,8 @@ class Claimed:
     lease_expires_at: datetime
     # Why the event's stored data cannot be read, if it cannot (see `_events_of`).
     unreadable: str | None = None
+    # Made and leased at once by `fan_out`: not the resend of a diverted event.
+    fresh: bool = False
 
 
 class TargetCache:
@@ -474,12 +477,15 @@ async def record(session: AsyncSession, owner: str, outcomes: Sequence[Outcome])
             update(Webhook).where(Webhook.id.in_(suspend), Webhook.suspended.is_(False))
             .values(suspended=True, suspended_at=now, updated_at=now)
             .execution_options(synchronize_session=False))
-    succeeded = [o.claimed.id for o in outcomes if o.status is AttemptStatus.SUCCEEDED]
+    # Only a resend (never `fresh`) can be the delivery of a diverted event's record.
+    succeeded = [o.claimed.id for o in outcomes
+                 if o.status is AttemptStatus.SUCCEEDED and not o.claimed.fresh]
     if succeeded:
         await session.execute(
             delete(DivertedEvent).where(DivertedEvent.resend_delivery_id.in_(succeeded)))
     # A resend that ended outside the triggers leaves its record resendable again.
-    failed = [o.claimed.id for o in outcomes if o.status is AttemptStatus.FAILED]
+    failed = [o.claimed.id for o in outcomes
+              if o.status is AttemptStatus.FAILED and not o.claimed.fresh]
     if failed:
         await session.execute(
             update(DivertedEvent).where(DivertedEvent.resend_delivery_id.in_(failed))
