@@ -78,7 +78,8 @@ async def run(backend: str) -> None:
     report(f"run completion: {load.seconds:.0f} s burst of sleep-0.1s runs",
            f"accepted {accepted_rate:6.0f}/s, finished during the burst {finished_rate:6.0f}/s"
            + note, value=finished_rate, unit="runs/s", baseline=accepted_rate,
-           target="finished/s >= accepted/s", met=counted and backlog_5s == 0, **details)
+           target="finished/s >= accepted/s (within 5 %: the last 0.1 s cannot finish)",
+           met=counted and finished_rate >= 0.95 * accepted_rate, **details)
     drained = ("not all finished after " f"{DRAIN_TIMEOUT_S + SETTLE_S} s: "
                f"{total - finished} left" if all_done_s is None
                else f"all {total} finished {all_done_s:.1f} s after the burst")

@@ -165,14 +165,15 @@ class RunEngine:
             names = await workflow_store.names_of(session, {run.workflow_id for run in runs})
             pending = await run_store.pending_callbacks_of(session, [run.id for run in runs])
             events: dict[str, list[RunEvent]] = defaultdict(list)
+            saved: list[run_store.Move] = []
             for run in runs:
                 moves = rules.fire_timer(run, tasks[run.id], names.get(run.workflow_id, ""),
                                          utcnow(), pending[run.id])
-                await run_store.save_moves(session, run, moves.run, tasks[run.id],
-                                           moves.tasks)
+                saved.append((run, moves.run, tasks[run.id], moves.tasks))
                 await run_store.forget_callbacks(session, run.id, moves.used_callbacks)
                 events[run.tenant_id] += [(event_type, data, run.workflow_id, run.id)
                                           for event_type, data in moves.events]
+            await run_store.save_many_moves(session, saved)
             for tenant, of_tenant in events.items():
                 if of_tenant:
                     made.append(await self._outbox.add_each(session, tenant, of_tenant))

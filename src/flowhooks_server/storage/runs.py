@@ -58,17 +58,31 @@ async def insert_tasks(session: AsyncSession, tasks: Sequence[TaskRun]) -> None:
 async def save_moves(session: AsyncSession, before: Run, after: Run,
                      tasks_before: Iterable[TaskRun], tasks_after: Iterable[TaskRun]) -> None:
     """Write what a move changed: the run's row if it changed, and the changed task rows."""
-    if after != before:
-        await session.execute(update(_RUNS_TABLE).where(_Runs.id == after.id).values(
-            {name: getattr(after, name) for name in _RUN_MOVES}))
-    old = {task.id: task for task in tasks_before}
-    changed = [task for task in tasks_after if old.get(task.id) != task]
-    if changed:
-        # One executemany; the SET columns are the parameters' keys besides `task_id`.
-        statement = update(_TASKS_TABLE).where(_Tasks.id == bindparam("task_id"))
-        await session.execute(statement, [
-            {"task_id": task.id, **{name: getattr(task, name) for name in _TASK_MOVES}}
-            for task in changed])
+    await save_many_moves(session, [(before, after, tasks_before, tasks_after)])
+
+
+Move = tuple[Run, Run, Iterable[TaskRun], Iterable[TaskRun]]  # run before/after, tasks
+
+
+async def save_many_moves(session: AsyncSession, moves: Sequence[Move]) -> None:
+    """`save_moves` of several runs: one executemany for the changed run rows, one for the
+    changed task rows, however many runs moved."""
+    runs = [after for before, after, _, _ in moves if after != before]
+    tasks: list[TaskRun] = []
+    for _, _, tasks_before, tasks_after in moves:
+        old = {task.id: task for task in tasks_before}
+        tasks += [task for task in tasks_after if old.get(task.id) != task]
+    # The SET columns are the parameters' keys besides the id.
+    if runs:
+        await session.execute(
+            update(_RUNS_TABLE).where(_RUNS_TABLE.c.id == bindparam("run_id")),
+            [{"run_id": run.id, **{name: getattr(run, name) for name in _RUN_MOVES}}
+             for run in runs])
+    if tasks:
+        await session.execute(
+            update(_TASKS_TABLE).where(_Tasks.id == bindparam("task_id")),
+            [{"task_id": task.id, **{name: getattr(task, name) for name in _TASK_MOVES}}
+             for task in tasks])
 
 
 # -- reads --------------------------------------------------------------------------------------
