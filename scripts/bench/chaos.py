@@ -33,7 +33,7 @@ from flowhooks_server.storage.db import Database
 from flowhooks_server.storage.models import Delivery, Event, WorkflowRun
 from scripts.bench.common import Stack, report, running_stack, seconds
 from scripts.bench.delivery import sink
-from scripts.bench.ingest import ingest_headers, webhook_workflow
+from scripts.bench.ingest import ingest_headers, subscribed_ingest
 
 RATE = 100  # requests/s
 OUTAGE_S = 10.0
@@ -108,15 +108,8 @@ async def _figure(title: str, stack: Stack, disturb: Callable[[Stack], Awaitable
                   window_s: float, sink_url: str, database_url: str) -> None:
     tenant = str(uuid.uuid4())
     headers = ingest_headers(stack, tenant)
-    workflow = await webhook_workflow(
-        stack, tenant, [{"name": "wait", "type": "eventwait", "topic": "never"}])
-    async with aiohttp.ClientSession(headers=headers) as http:
-        async with http.post(f"{stack.rest}/webhooks", json={
-                "name": "chaos", "url": f"{sink_url}/chaos", "timeout": "1s",
-                "eventTypes": ["workflow.started"], "secret": "bench-secret"}) as resp:
-            assert resp.status == 200, await resp.text()
-    load = await _load(f"{stack.rest}/api/v2/webhook?ref={workflow}", headers, window_s,
-                       lambda: disturb(stack))
+    url = await subscribed_ingest(stack, tenant, sink_url, "chaos", timeout="1s")
+    load = await _load(url, headers, window_s, lambda: disturb(stack))
     missing, undelivered = await _lost(database_url, load.acked)
     lost = missing + undelivered
     report(title, f"{lost} acknowledged but lost ({missing} runs missing, {undelivered} "

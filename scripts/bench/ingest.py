@@ -66,6 +66,20 @@ async def webhook_workflow(stack, tenant: str, tasks: list[dict]) -> str:
             return body["id"]
 
 
+async def subscribed_ingest(stack, tenant: str, receiver_url: str, name: str,
+                            **webhook: str) -> str:
+    """The ingest URL of a workflow whose runs wait (an eventwait task nobody completes)
+    after emitting `workflow.started`, which one webhook to `receiver_url` subscribes to."""
+    workflow = await webhook_workflow(
+        stack, tenant, [{"name": "wait", "type": "eventwait", "topic": "never"}])
+    async with aiohttp.ClientSession(headers=ingest_headers(stack, tenant)) as http:
+        async with http.post(f"{stack.rest}/webhooks", json={
+                "name": name, "url": f"{receiver_url}/{name}", "secret": "bench-secret",
+                "eventTypes": ["workflow.started"], **webhook}) as resp:
+            assert resp.status == 200, await resp.text()
+    return f"{stack.rest}/api/v2/webhook?ref={workflow}"
+
+
 def ingest_headers(stack, tenant: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {stack.bootstrap_token}", "X-Org-Id": tenant,
             "Content-Type": "application/json"}

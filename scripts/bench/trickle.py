@@ -17,7 +17,7 @@ import aiohttp
 
 from scripts.bench.common import profiled, report, running_stack, seconds
 from scripts.bench.delivery import sink, sink_count, wait_count
-from scripts.bench.ingest import BODY, ingest_headers, webhook_workflow
+from scripts.bench.ingest import BODY, ingest_headers, subscribed_ingest
 from scripts.bench.loadgen import paced
 
 RATES = (10, 50)
@@ -49,14 +49,8 @@ async def run(backend: str) -> None:
             pid = stack.proc.pid
             tenant = str(uuid.uuid4())
             headers = ingest_headers(stack, tenant)
-            workflow = await webhook_workflow(
-                stack, tenant, [{"name": "wait", "type": "eventwait", "topic": "done"}])
+            url = await subscribed_ingest(stack, tenant, sink_url, "trickle")
             async with aiohttp.ClientSession(headers=headers) as http:
-                async with http.post(f"{stack.rest}/webhooks", json={
-                        "name": "trickle", "url": f"{sink_url}/trickle",
-                        "eventTypes": ["workflow.started"], "secret": "bench-secret"}) as resp:
-                    assert resp.status == 200, await resp.text()
-                url = f"{stack.rest}/api/v2/webhook?ref={workflow}"
                 # Warm up the path (connections, caches), then let the server settle.
                 await paced(http, url, 20, 1, body=BODY, headers={})
                 await wait_count(sink_http, sink_url, 20, 30)
