@@ -59,7 +59,7 @@ def plan(settings: Settings) -> list[_Server]:
 async def supervise(settings: Settings, stop: asyncio.Event,
                     announce: Callable[[str | None], None],
                     dev_token: Callable[[], Awaitable[str | None]]) -> int:
-    from flowhooks_server.sidecar.envoy import EnvoyProcess, _die_with_parent, render_config
+    from flowhooks_server.sidecar.envoy import EnvoyProcess, die_with_parent, render_config
 
     servers = plan(settings)
     envoy = EnvoyProcess(settings.envoy_admin_port)
@@ -70,7 +70,7 @@ async def supervise(settings: Settings, stop: asyncio.Event,
     async def spawn(server: _Server) -> None:
         server.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "flowhooks_server", "serve", env=server.env(),
-            stdin=asyncio.subprocess.DEVNULL, preexec_fn=_die_with_parent)
+            stdin=asyncio.subprocess.DEVNULL, preexec_fn=die_with_parent)
         log.info("server process started", extra={"index": server.index,
                                                   "pid": server.proc.pid,
                                                   "grpc_port": server.grpc_port})
@@ -86,6 +86,8 @@ async def supervise(settings: Settings, stop: asyncio.Event,
             log.error("server process exited; starting it again", extra={
                 "index": server.index, "returncode": code})
             await asyncio.sleep(RESTART_DELAY_S)
+            if stopping:  # the stop came while we waited
+                return
 
     keepers = [asyncio.create_task(keep(server)) for server in servers]
     try:

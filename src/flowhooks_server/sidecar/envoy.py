@@ -133,7 +133,7 @@ def _add_file(fds: descriptor_pb2.FileDescriptorSet, file: FileDescriptor, have:
     have.add(file.name)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: SIGTERM when the server dies, even by SIGKILL, so Envoy never outlives it
     holding the ports (Linux prctl PR_SET_PDEATHSIG)."""
     with contextlib.suppress(OSError, AttributeError):
@@ -207,7 +207,7 @@ class EnvoyProcess:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=out,
             stderr=out,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     async def wait(self) -> int:
