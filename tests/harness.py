@@ -114,6 +114,15 @@ class Stack:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
 
+    def server_pids(self) -> list[int]:
+        """The `flowhooks serve` processes `flowhooks run` supervises (FLOWHOOKS_PROCESSES >
+        1), by pid; none when it serves alone."""
+        if self.proc is None:
+            return []
+        found = subprocess.run(["pgrep", "-P", str(self.proc.pid), "-f", "flowhooks_server serve"],
+                               capture_output=True, text=True).stdout.split()
+        return sorted(int(pid) for pid in found)
+
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -137,12 +137,7 @@ async def run(backend: str) -> None:
 
 async def _kill_a_server(stack: Stack) -> None:
     await asyncio.sleep(2)
-    assert stack.proc is not None
-    found = await asyncio.create_subprocess_exec(
-        "pgrep", "-P", str(stack.proc.pid), "-f", "flowhooks_server serve",
-        stdout=asyncio.subprocess.PIPE)
-    servers = (await found.communicate())[0].decode().split()
-    os.kill(int(sorted(servers)[-1]), signal.SIGKILL)
+    os.kill((await asyncio.to_thread(stack.server_pids))[-1], signal.SIGKILL)
 
 
 async def _kill_and_restart(stack: Stack) -> None:

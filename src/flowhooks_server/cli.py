@@ -9,9 +9,13 @@ import logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from flowhooks_server import devtoken, logs, metrics
 from flowhooks_server.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from flowhooks_server.services.tokens import TokenManager
 
 log = logging.getLogger("flowhooks")
 STOP_SLACK_S = 4.0  # beyond the grace period, for Envoy and the last writes
@@ -44,12 +48,7 @@ async def _serve(settings: Settings, with_envoy: bool) -> int:
         await app.start()
         if envoy is not None:
             await envoy.wait_ready(timeout=30)
-            dev_token = None
-            if not settings.bootstrap_token:
-                dev_token, made = await app.tokens.dev_admin_token(devtoken.read())
-                if made:
-                    devtoken.write(dev_token)
-            _announce(settings, dev_token)
+            _announce(settings, await _dev_token(settings, app.tokens))
         waiter: asyncio.Future[object] = asyncio.ensure_future(stop.wait())
         watched = [waiter]
         if envoy is not None:
@@ -62,6 +61,17 @@ async def _serve(settings: Settings, with_envoy: bool) -> int:
     finally:
         log.info("shutting down")
         await _stop_within(app, envoy)
+
+
+async def _dev_token(settings: Settings, tokens: TokenManager) -> str | None:
+    """The development admin token (SPEC §3), kept in var/ across restarts; None when
+    FLOWHOOKS_BOOTSTRAP_TOKEN provides the admin token."""
+    if settings.bootstrap_token:
+        return None
+    token, made = await tokens.dev_admin_token(devtoken.read())
+    if made:
+        devtoken.write(token)
+    return token
 
 
 async def _stop_within(app, envoy) -> None:
@@ -144,19 +154,14 @@ async def _supervise(settings: Settings) -> int:
     from flowhooks_server import supervisor
 
     async def dev_token() -> str | None:
-        if settings.bootstrap_token:
-            return None
         from flowhooks_server.services.tokens import TokenManager
         from flowhooks_server.storage.db import Database
 
         db = Database(settings.database_url)
         try:
-            token, made = await TokenManager(db).dev_admin_token(devtoken.read())
+            return await _dev_token(settings, TokenManager(db))
         finally:
             await db.dispose()
-        if made:
-            devtoken.write(token)
-        return token
 
     return await supervisor.supervise(settings, _stop_event(),
                                       lambda token: _announce(settings, token), dev_token)

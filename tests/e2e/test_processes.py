@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import time
 from collections import Counter
 
@@ -26,12 +25,6 @@ from flowhooks_server.storage.db import Database
 pytestmark = pytest.mark.e2e
 
 
-def servers_of(run_pid: int) -> list[int]:
-    found = subprocess.run(["pgrep", "-P", str(run_pid), "-f", "flowhooks_server serve"],
-                           capture_output=True, text=True).stdout.split()
-    return sorted(int(pid) for pid in found)
-
-
 async def test_two_processes_share_the_work_and_survive_a_kill_9(
         fresh_database_url, tmp_path, ca_file, receiver, backend):
     if backend != "postgres":
@@ -42,7 +35,7 @@ async def test_two_processes_share_the_work_and_survive_a_kill_9(
     await asyncio.to_thread(stack.start)
     try:
         assert stack.proc is not None
-        first = servers_of(stack.proc.pid)
+        first = stack.server_pids()
         assert len(first) == 2, f"server processes: {first}"
         async with aiohttp.ClientSession() as session:
             rest = Rest(stack.rest, session)
@@ -110,8 +103,8 @@ async def test_two_processes_share_the_work_and_survive_a_kill_9(
             finally:
                 await db.dispose()
         # The supervisor started the killed process again.
-        await until(lambda: len(servers_of(stack.proc.pid)) == 2
-                    and first[1] not in servers_of(stack.proc.pid), 10,
+        await until(lambda: len(stack.server_pids()) == 2
+                    and first[1] not in stack.server_pids(), 10,
                     "the killed server process was started again")
         assert "server process exited; starting it again" in stack.logs()
         logged = stack.logs()
@@ -119,4 +112,4 @@ async def test_two_processes_share_the_work_and_survive_a_kill_9(
     finally:
         code = await asyncio.to_thread(stack.stop)
     assert code == 0
-    assert servers_of(stack.proc.pid) == []
+    assert stack.server_pids() == []

@@ -150,14 +150,15 @@ class RunEngine:
                         extra={"count": len(run_ids), "error": type(exc).__name__})
             for run_id in run_ids:
                 try:
-                    await self._fire(run_id)
+                    await self._fire_batch([run_id])
                 except Exception:
                     log.exception("run timer failed", extra={"run": run_id})
         return len(run_ids)
 
     async def _fire_batch(self, run_ids: Sequence[str]) -> None:
-        """`_fire` for several runs in one transaction: each statement reads them all, and
-        their events go out through one fan-out per tenant."""
+        """Move `run_ids` by their timers in one transaction (one run, when a batch failed):
+        each statement reads them all, and their events go out through one fan-out per
+        tenant."""
         made: list[FanOut] = []
         async with self._db.session() as session, session.begin():
             runs = await run_store.get_many(session, run_ids, for_update=True)
@@ -179,15 +180,6 @@ class RunEngine:
                     made.append(await self._outbox.add_each(session, tenant, of_tenant))
         self._outbox.committed(made)
         self._timer_changed.set()
-
-    async def _fire(self, run_id: str) -> None:
-        async with self._db.session() as session, session.begin():
-            tenant = await run_store.tenant_of(session, run_id)
-            run, tasks, name = await self._locked(session, tenant or "", run_id)
-            pending = await run_store.pending_callbacks(session, run.id)
-            moves = rules.fire_timer(run, tasks, name, utcnow(), pending)
-            await self._store(session, run, tasks, moves)
-        self._committed()
 
     async def _timer_loop(self) -> None:
         while True:

@@ -606,9 +606,7 @@ async def outlook(session: AsyncSession, after: datetime) -> tuple[datetime | No
     pending delivery (when the claimer looks next), and the newest delivery's seq (what the
     claimer has now seen)."""
     row = (await session.execute(select(
-        select(func.min(Delivery.next_attempt_at))
-        .where(Delivery.status == "pending", Delivery.next_attempt_at > after)
-        .scalar_subquery(),
+        _next_due(after).scalar_subquery(),
         select(func.max(Delivery.seq)).scalar_subquery()))).one()
     return row[0], row[1] or 0
 
@@ -625,10 +623,14 @@ def newest_seq_sqlite(conn: sqlite3.Connection) -> int | None:
 
 async def next_due(session: AsyncSession, after: datetime | None = None) -> datetime | None:
     """The earliest due time of a pending delivery (later than `after`, if given)."""
+    return await session.scalar(_next_due(after))
+
+
+def _next_due(after: datetime | None) -> Select[Any]:
     query = select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")
     if after is not None:
         query = query.where(Delivery.next_attempt_at > after)
-    return await session.scalar(query)
+    return query
 
 
 async def queue_stats(session: AsyncSession) -> tuple[int, datetime | None]:

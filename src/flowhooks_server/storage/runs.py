@@ -106,10 +106,6 @@ async def get_many(session: AsyncSession, run_ids: Sequence[str],
     return [_run(row) for row in await session.scalars(query)]
 
 
-async def tenant_of(session: AsyncSession, run_id: str) -> str | None:
-    return await session.scalar(select(_Runs.tenant_id).where(_Runs.id == run_id))
-
-
 async def tasks_of(session: AsyncSession,
                    run_ids: list[str]) -> dict[str, tuple[TaskRun, ...]]:
     rows = await session.scalars(select(_Tasks).where(_Tasks.run_id.in_(run_ids))
@@ -176,9 +172,7 @@ async def next_timer(session: AsyncSession) -> datetime | None:
 
 async def pending_callbacks(session: AsyncSession,
                             run_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
-    rows = await session.scalars(
-        select(models.PendingCallback).where(models.PendingCallback.run_id == run_id))
-    return {row.topic: (row.status, row.data) for row in rows}
+    return (await pending_callbacks_of(session, [run_id]))[run_id]
 
 
 async def pending_callbacks_of(session: AsyncSession, run_ids: Sequence[str]

@@ -166,10 +166,6 @@ class Connection:
     def cursor(self) -> Cursor:
         return Cursor(self._live().cursor(), self._busy_timeout_s)
 
-    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Cursor:
-        cursor = self.cursor()
-        return await cursor.execute(sql, parameters)
-
     async def commit(self) -> None:
         self._live().commit()
 
